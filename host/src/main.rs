@@ -1,1 +1,113 @@
-fn main() {}
+//! The `tokenwatch` command: thin argument parsing over the library.
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokenwatch::replay::{replay, BufferedLog};
+use tokenwatch::{Config, Host, ListenerConfig};
+
+#[derive(Parser)]
+#[command(name = "tokenwatch", version, about = "Runs token issue event listeners compiled to WebAssembly components")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay newline-delimited JSON token issue events through the listeners.
+    Replay {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Add a listener component (repeatable); named after its file.
+        #[arg(long = "listener", value_name = "PATH")]
+        listeners: Vec<PathBuf>,
+        /// Set a listener property (repeatable), overriding the config.
+        #[arg(long = "property", value_name = "LISTENER.KEY=VALUE")]
+        properties: Vec<String>,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The events file; `-` or nothing reads standard input.
+        events: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "tokenwatch=error".into()),
+        )
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tokenwatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Replay {
+            config,
+            listeners,
+            properties,
+            json,
+            events,
+        } => {
+            let config = load_config(config, listeners, properties)?;
+            let logs = Arc::new(BufferedLog::default());
+            let host = Host::builder(config).log_sink(logs.clone()).build()?;
+            let input: Box<dyn std::io::Read> = match events.as_deref() {
+                None => Box::new(std::io::stdin()),
+                Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin()),
+                Some(p) => Box::new(
+                    std::fs::File::open(p)
+                        .with_context(|| format!("cannot read events {}", p.display()))?,
+                ),
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let summary = replay(&host, &logs, BufReader::new(input), json, &mut out, &mut std::io::stderr())?;
+            out.flush()?;
+            if !json {
+                eprintln!(
+                    "{} events, {} malformed lines skipped, {} traps",
+                    summary.events, summary.malformed, summary.traps
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The config file (if any) plus `--listener` and `--property` on top.
+fn load_config(
+    path: Option<PathBuf>,
+    listeners: Vec<PathBuf>,
+    properties: Vec<String>,
+) -> anyhow::Result<Config> {
+    let mut config = match &path {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    config
+        .listeners
+        .extend(listeners.into_iter().map(ListenerConfig::new));
+    if config.listeners.is_empty() {
+        bail!("no listeners: give --config FILE or --listener PATH");
+    }
+    for p in &properties {
+        config.set_property(p)?;
+    }
+    config.validate()?;
+    Ok(config)
+}

@@ -1,0 +1,180 @@
+//! `Host`: the embedding API. Build it from a `Config`, dispatch events from any number of
+//! threads, read status, shut down.
+
+use crate::config::Config;
+use crate::event::TokenEvent;
+use crate::imports::{self, log::LogSink, log::TracingSink};
+use crate::limits::{Limits, EPOCH_TICK};
+use crate::listener::{Delivery, Listener, ListenerSpec, LoadError, Shared};
+use crate::status::ListenerStatus;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use wasmtime::Engine;
+
+/// Why a host could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+}
+
+/// Builds a [`Host`].
+pub struct HostBuilder {
+    config: Config,
+    log_sink: Arc<dyn LogSink>,
+}
+
+impl HostBuilder {
+    /// Where guest log lines go (default: `tracing`, target `tokenwatch::guest`).
+    pub fn log_sink(mut self, sink: Arc<dyn LogSink>) -> Self {
+        self.log_sink = sink;
+        self
+    }
+
+    /// Compile, check and start every listener. A module that cannot be loaded is an error;
+    /// a listener whose `init` fails is loaded disabled (see its status).
+    pub fn build(self) -> Result<Host, HostError> {
+        self.config.validate()?;
+        let engine = engine().map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let ticker = Ticker::start(engine.clone());
+        let shared = Shared {
+            engine: engine.clone(),
+            log_sink: self.log_sink,
+        };
+        let linker_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
+        let base = imports::linker(&engine, false).map_err(linker_error)?;
+        let with_wasi = if self.config.listeners.iter().any(|l| l.wasi) {
+            Some(imports::linker(&engine, true).map_err(linker_error)?)
+        } else {
+            None
+        };
+        let defaults = self.config.limits.over(&Limits::default());
+        let mut listeners = Vec::with_capacity(self.config.listeners.len());
+        for l in &self.config.listeners {
+            let spec = ListenerSpec {
+                name: l.name(),
+                path: l.path.clone(),
+                enabled: l.enabled,
+                properties: l.properties.clone(),
+                limits: l.limits.over(&defaults),
+                wasi: l.wasi,
+            };
+            let linker = if l.wasi { with_wasi.as_ref().expect("built above") } else { &base };
+            listeners.push(Listener::load(spec, shared.clone(), linker)?);
+        }
+        for l in &listeners {
+            l.start();
+            let status = l.status();
+            tracing::info!(listener = %status.name, state = ?status.health, "listener loaded");
+        }
+        Ok(Host {
+            listeners,
+            shut_down: AtomicBool::new(false),
+            _ticker: ticker,
+        })
+    }
+}
+
+/// Runs token issue event listeners. `Send + Sync`: share it (`Arc<Host>`) and dispatch
+/// from every issuing thread.
+pub struct Host {
+    listeners: Vec<Listener>,
+    shut_down: AtomicBool,
+    _ticker: Ticker,
+}
+
+impl Host {
+    pub fn builder(config: Config) -> HostBuilder {
+        HostBuilder {
+            config,
+            log_sink: Arc::new(TracingSink),
+        }
+    }
+
+    /// Deliver one event to every listener, in configuration order, on this thread. Never
+    /// fails: what happened at each listener is in the returned deliveries and counters.
+    pub fn dispatch(&self, event: &Arc<TokenEvent>) -> Vec<Delivery> {
+        self.listeners.iter().map(|l| l.deliver(event)).collect()
+    }
+
+    /// The SPI's `idTokenIssued` / `accessTokenIssued`, for an event not yet shared.
+    pub fn dispatch_event(&self, event: TokenEvent) -> Vec<Delivery> {
+        self.dispatch(&Arc::new(event))
+    }
+
+    /// Every listener's health and counters, in configuration order.
+    pub fn status(&self) -> Vec<ListenerStatus> {
+        self.listeners.iter().map(Listener::status).collect()
+    }
+
+    /// The listener names, in configuration order.
+    pub fn listener_names(&self) -> Vec<String> {
+        self.listeners.iter().map(|l| l.name().to_string()).collect()
+    }
+
+    /// Call every listener's `shutdown` once, each under its deadline. Later events are
+    /// counted as dropped (`disabled`). Also run on drop.
+    pub fn shutdown(&self) {
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for l in &self.listeners {
+            l.shutdown();
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The process's engine settings: components, fuel and epochs on; everything else default.
+fn engine() -> wasmtime::Result<Engine> {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.consume_fuel(true);
+    config.epoch_interruption(true);
+    Engine::new(&config)
+}
+
+/// One thread advancing the engine's epoch every `EPOCH_TICK`, so deadlines fire.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("tokenwatch-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawn the epoch thread");
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

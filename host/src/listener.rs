@@ -1,0 +1,425 @@
+//! One loaded listener and its life: load (validate), prepare (pre-instantiate), instantiate
+//! and `init`, call, drop. A trap drops the instance; the next event gets a fresh one.
+//!
+//! Concurrency: a listener has one instance (its state lives across events, as a Java
+//! listener's fields do), behind its own mutex, so it serves one call at a time while other
+//! listeners run in parallel on other threads. A caller waits for the lock at most the
+//! listener's deadline, then counts the event as dropped (`busy`): issuance is never held
+//! longer than the deadlines of the listeners it calls.
+
+use crate::bindings::{access_token_listener, id_token_listener, lifecycle};
+use crate::event::{EventKind, TokenEvent};
+use crate::imports::config::{as_pairs, Properties};
+use crate::imports::log::{LogCtx, LogSink};
+use crate::imports::publish::PublishCtx;
+use crate::imports::signer::SignerCtx;
+use crate::imports::token::{ClaimsView, ContextView};
+use crate::imports::PROVIDED;
+use crate::limits::{arm, GuestLimiter, Limits, TrapCause};
+use crate::state::{wasi_ctx, State};
+use crate::status::{Counters, Health, ListenerStatus};
+use parking_lot::Mutex;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+
+/// What happened to one event at one listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The handler returned.
+    Ok,
+    /// The call trapped; the instance was dropped.
+    Trap { cause: TrapCause, message: String },
+    /// The listener does not export the handler for this kind of event.
+    Skipped,
+    /// Disabled by configuration, by `is-enabled`, by a failed `init`, or shut down.
+    Disabled,
+    /// Quarantined after too many traps in a row.
+    Quarantined,
+    /// The listener was still busy with another call when this one's deadline passed.
+    Busy,
+}
+
+impl Outcome {
+    /// The word used in `replay` output.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Trap { .. } => "trap",
+            Outcome::Skipped => "skipped",
+            Outcome::Disabled => "disabled",
+            Outcome::Quarantined => "quarantined",
+            Outcome::Busy => "busy",
+        }
+    }
+}
+
+/// The result of delivering one event to one listener.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub listener: Arc<str>,
+    pub outcome: Outcome,
+    /// Fuel the handler consumed (0 when it was not called).
+    pub fuel: u64,
+    /// Wall-clock time of the handler call in microseconds (0 when it was not called).
+    pub micros: u64,
+}
+
+/// The resolved settings of one listener.
+#[derive(Clone, Debug)]
+pub struct ListenerSpec {
+    pub name: String,
+    pub path: PathBuf,
+    pub enabled: bool,
+    pub properties: Properties,
+    pub limits: Limits,
+    pub wasi: bool,
+}
+
+/// Why a module could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("listener {name:?} ({path}): {message}")]
+pub struct LoadError {
+    pub name: String,
+    pub path: String,
+    pub message: String,
+}
+
+/// Export indices, looked up once per module.
+struct Exports {
+    lifecycle: lifecycle::GuestIndices,
+    id_token: Option<id_token_listener::GuestIndices>,
+    access_token: Option<access_token_listener::GuestIndices>,
+}
+
+/// A live instance and its typed exports.
+struct Live {
+    store: Store<State>,
+    lifecycle: lifecycle::Guest,
+    id_token: Option<id_token_listener::Guest>,
+    access_token: Option<access_token_listener::Guest>,
+}
+
+struct Slot {
+    live: Option<Live>,
+    health: Health,
+    consecutive_traps: u32,
+}
+
+/// Everything a store needs from the host.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub engine: Engine,
+    pub log_sink: Arc<dyn LogSink>,
+}
+
+pub(crate) struct Listener {
+    name: Arc<str>,
+    spec: ListenerSpec,
+    shared: Shared,
+    pre: InstancePre<State>,
+    exports: Exports,
+    slot: Mutex<Slot>,
+    counters: Arc<Counters>,
+}
+
+impl Listener {
+    /// Load: read, compile, check imports and exports, pre-link. Nothing of the guest runs.
+    pub fn load(
+        spec: ListenerSpec,
+        shared: Shared,
+        linker: &Linker<State>,
+    ) -> Result<Listener, LoadError> {
+        let fail = |message: String| LoadError {
+            name: spec.name.clone(),
+            path: spec.path.display().to_string(),
+            message,
+        };
+        let bytes = std::fs::read(&spec.path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let component = compile(&shared.engine, &bytes).map_err(fail)?;
+        check_imports(&shared.engine, &component, spec.wasi).map_err(fail)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| fail(format!("cannot link: {e:#}")))?;
+        let exports = Exports {
+            lifecycle: lifecycle::GuestIndices::new(&pre).map_err(|_| {
+                fail("does not export tokenwatch:listener/lifecycle@0.1.0 (build it against one of the worlds in wit/listener.wit)".to_owned())
+            })?,
+            id_token: id_token_listener::GuestIndices::new(&pre).ok(),
+            access_token: access_token_listener::GuestIndices::new(&pre).ok(),
+        };
+        if exports.id_token.is_none() && exports.access_token.is_none() {
+            return Err(fail("exports neither tokenwatch:listener/id-token-listener@0.1.0 nor tokenwatch:listener/access-token-listener@0.1.0".to_owned()));
+        }
+        let health = if spec.enabled {
+            Health::Starting
+        } else {
+            Health::Disabled("disabled in configuration".to_owned())
+        };
+        Ok(Listener {
+            name: spec.name.as_str().into(),
+            spec,
+            shared,
+            pre,
+            exports,
+            slot: Mutex::new(Slot {
+                live: None,
+                health,
+                consecutive_traps: 0,
+            }),
+            counters: Arc::new(Counters::default()),
+        })
+    }
+
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    pub fn handles(&self, kind: EventKind) -> bool {
+        match kind {
+            EventKind::IdToken => self.exports.id_token.is_some(),
+            EventKind::AccessToken => self.exports.access_token.is_some(),
+        }
+    }
+
+    /// Instantiate and `init` now, so a listener that cannot start says so at load time.
+    pub fn start(&self) {
+        let mut slot = self.slot.lock();
+        if matches!(slot.health, Health::Starting) {
+            let _ = self.ensure_live(&mut slot);
+        }
+    }
+
+    /// Deliver one event: the dispatch path.
+    pub fn deliver(&self, event: &Arc<TokenEvent>) -> Delivery {
+        let delivery = |outcome, fuel, micros| Delivery {
+            listener: self.name.clone(),
+            outcome,
+            fuel,
+            micros,
+        };
+        self.counters.events.inc();
+        if !self.handles(event.kind) {
+            self.counters.skipped.inc();
+            return delivery(Outcome::Skipped, 0, 0);
+        }
+        let Some(mut slot) = self.slot.try_lock_for(self.spec.limits.deadline) else {
+            self.counters.dropped_busy.inc();
+            return delivery(Outcome::Busy, 0, 0);
+        };
+        if let Err(outcome) = self.ensure_live(&mut slot) {
+            return delivery(outcome, 0, 0);
+        }
+        let live = slot.live.as_mut().expect("ensure_live leaves an instance");
+        let started = Instant::now();
+        let result = call_handler(live, event, &self.spec.limits);
+        let micros = started.elapsed().as_micros() as u64;
+        let fuel = self.spec.limits.fuel - live.store.get_fuel().unwrap_or(0);
+        self.counters.fuel.add(fuel);
+        self.counters.micros.add(micros);
+        match result {
+            Ok(()) => {
+                slot.consecutive_traps = 0;
+                self.counters.delivered.inc();
+                delivery(Outcome::Ok, fuel, micros)
+            }
+            Err(error) => delivery(self.trapped(&mut slot, "handler", error), fuel, micros),
+        }
+    }
+
+    /// Make sure the slot has a live, enabled instance; otherwise say why the event is not
+    /// delivered (and count it).
+    fn ensure_live(&self, slot: &mut Slot) -> Result<(), Outcome> {
+        match &slot.health {
+            Health::Active | Health::Starting => {}
+            Health::Quarantined(_) => {
+                self.counters.dropped_quarantined.inc();
+                return Err(Outcome::Quarantined);
+            }
+            Health::Disabled(_) | Health::InitFailed(_) | Health::ShutDown => {
+                self.counters.dropped_disabled.inc();
+                return Err(Outcome::Disabled);
+            }
+        }
+        if slot.live.is_some() {
+            return Ok(());
+        }
+        self.counters.instantiations.inc();
+        match self.instantiate() {
+            Ok(Started::Enabled(live)) => {
+                slot.live = Some(live);
+                slot.health = Health::Active;
+                Ok(())
+            }
+            Ok(Started::NotEnabled) => {
+                tracing::info!(listener = %self.name, "listener loaded, disabled (is-enabled returned false)");
+                slot.health = Health::Disabled("is-enabled returned false".to_owned());
+                self.counters.dropped_disabled.inc();
+                Err(Outcome::Disabled)
+            }
+            Ok(Started::InitFailed(message)) => {
+                tracing::warn!(listener = %self.name, "init failed, listener disabled: {message}");
+                slot.health = Health::InitFailed(message);
+                self.counters.init_failures.inc();
+                self.counters.dropped_disabled.inc();
+                Err(Outcome::Disabled)
+            }
+            Err(error) => Err(self.trapped(slot, "init", error)),
+        }
+    }
+
+    fn instantiate(&self) -> wasmtime::Result<Started> {
+        let state = State {
+            table: ResourceTable::new(),
+            limiter: GuestLimiter::new(&self.spec.limits),
+            log: LogCtx::new(
+                self.name.clone(),
+                self.shared.log_sink.clone(),
+                self.counters.logs_dropped.clone(),
+            ),
+            config: Arc::new(self.spec.properties.clone()),
+            signer: SignerCtx::default(),
+            publish: PublishCtx,
+            wasi: wasi_ctx(),
+        };
+        let mut store = Store::new(&self.shared.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        let limits = &self.spec.limits;
+        arm(&mut store, limits)?;
+        let instance = self.pre.instantiate(&mut store)?;
+        let lifecycle = self.exports.lifecycle.load(&mut store, &instance)?;
+        let id_token = self.exports.id_token.as_ref().map(|i| i.load(&mut store, &instance)).transpose()?;
+        let access_token = self.exports.access_token.as_ref().map(|i| i.load(&mut store, &instance)).transpose()?;
+        arm(&mut store, limits)?;
+        if let Err(message) = lifecycle.call_init(&mut store, &as_pairs(&self.spec.properties))? {
+            return Ok(Started::InitFailed(message));
+        }
+        arm(&mut store, limits)?;
+        if !lifecycle.call_is_enabled(&mut store)? {
+            return Ok(Started::NotEnabled);
+        }
+        Ok(Started::Enabled(Live {
+            store,
+            lifecycle,
+            id_token,
+            access_token,
+        }))
+    }
+
+    /// Count a trap, drop the instance, quarantine after too many in a row.
+    fn trapped(&self, slot: &mut Slot, during: &str, error: wasmtime::Error) -> Outcome {
+        let cause = TrapCause::of(&error);
+        let message = error.root_cause().to_string();
+        self.counters.trap(cause);
+        slot.live = None;
+        slot.consecutive_traps += 1;
+        tracing::warn!(listener = %self.name, cause = cause.as_str(), "{during} trapped: {message}");
+        let max = self.spec.limits.max_consecutive_traps;
+        if slot.consecutive_traps >= max {
+            let reason = format!("{max} traps in a row, the last: {cause} ({message})");
+            tracing::error!(listener = %self.name, "quarantined: {reason}");
+            slot.health = Health::Quarantined(reason);
+        }
+        Outcome::Trap { cause, message }
+    }
+
+    /// Call `shutdown` once, under the listener's limits, and drop the instance.
+    pub fn shutdown(&self) {
+        let mut slot = self.slot.lock();
+        if let Some(mut live) = slot.live.take() {
+            let result = arm(&mut live.store, &self.spec.limits)
+                .and_then(|()| live.lifecycle.call_shutdown(&mut live.store));
+            if let Err(error) = result {
+                self.counters.trap(TrapCause::of(&error));
+                tracing::warn!(listener = %self.name, "shutdown trapped: {}", error.root_cause());
+            }
+        }
+        slot.health = Health::ShutDown;
+    }
+
+    pub fn status(&self) -> ListenerStatus {
+        let slot = self.slot.lock();
+        ListenerStatus {
+            name: self.name.to_string(),
+            path: self.spec.path.clone(),
+            health: slot.health.clone(),
+            handles: [EventKind::IdToken, EventKind::AccessToken]
+                .into_iter()
+                .filter(|k| self.handles(*k))
+                .collect(),
+            consecutive_traps: slot.consecutive_traps,
+            counters: self.counters.snapshot(),
+        }
+    }
+}
+
+enum Started {
+    Enabled(Live),
+    NotEnabled,
+    InitFailed(String),
+}
+
+/// Arm the limits, hand the guest borrowed views of the event, call, take the views back.
+fn call_handler(live: &mut Live, event: &Arc<TokenEvent>, limits: &Limits) -> wasmtime::Result<()> {
+    arm(&mut live.store, limits)?;
+    let table = &mut live.store.data_mut().table;
+    let claims = table.push(ClaimsView(event.clone()))?;
+    let context = table.push(ContextView(event.clone()))?;
+    let (claims_rep, context_rep) = (claims.rep(), context.rep());
+    let result = match event.kind {
+        EventKind::IdToken => live
+            .id_token
+            .as_ref()
+            .expect("checked by handles()")
+            .call_id_token_issued(&mut live.store, claims, event.local_subject.as_deref(), context),
+        EventKind::AccessToken => live
+            .access_token
+            .as_ref()
+            .expect("checked by handles()")
+            .call_access_token_issued(&mut live.store, claims, context),
+    };
+    let table = &mut live.store.data_mut().table;
+    table.delete(wasmtime::component::Resource::<ClaimsView>::new_own(claims_rep))?;
+    table.delete(wasmtime::component::Resource::<ContextView>::new_own(context_rep))?;
+    result
+}
+
+/// Compile, turning the usual mistakes into messages that say what to do.
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
+    const CORE_MODULE: [u8; 8] = *b"\0asm\x01\0\0\0";
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(format!(
+            "not a WebAssembly file ({} bytes, no \\0asm header)",
+            bytes.len()
+        ));
+    }
+    if bytes[..8] == CORE_MODULE {
+        return Err("a core WebAssembly module, not a component: run `wasm-tools component new` on it (see README, \"Write a listener\")".to_owned());
+    }
+    Component::new(engine, bytes).map_err(|e| format!("not a valid component: {e:#}"))
+}
+
+/// Reject every import the host does not provide, or provides only with a grant.
+fn check_imports(engine: &Engine, component: &Component, wasi: bool) -> Result<(), String> {
+    let mut refused = Vec::new();
+    for (name, _) in component.component_type().imports(engine) {
+        if PROVIDED.contains(&name) {
+            continue;
+        }
+        if name.starts_with("wasi:") {
+            if !wasi {
+                refused.push(format!("{name} (WASI is not granted: set `wasi = true` for this listener)"));
+            }
+            continue;
+        }
+        refused.push(format!("{name} (not provided by this host)"));
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("imports the host will not link: {}", refused.join("; ")))
+    }
+}

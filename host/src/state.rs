@@ -1,0 +1,48 @@
+//! The data a listener's store holds: the resource table, the limiter, and one context per
+//! host capability (see `imports/`).
+
+use crate::imports::{config::Properties, log::LogCtx, publish::PublishCtx, signer::SignerCtx};
+use crate::limits::{GuestLimiter, Limits};
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub struct State {
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: GuestLimiter,
+    pub(crate) log: LogCtx,
+    pub(crate) config: Arc<Properties>,
+    pub(crate) signer: SignerCtx,
+    pub(crate) publish: PublishCtx,
+    /// Linked only for listeners granted WASI; deny-by-default (see `wasi_ctx`).
+    pub(crate) wasi: WasiCtx,
+}
+
+impl State {
+    /// Reset what is counted per call (log lines, signatures); called by `limits::arm`.
+    pub(crate) fn begin_call(&mut self, limits: &Limits) {
+        self.limiter.reset(limits);
+        self.log.begin_call();
+        self.signer.begin_call();
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A WASI context that grants nothing: no preopened directories, no environment, no
+/// arguments, no network, no name lookup; stdin closed, stdout/stderr discarded. Clocks and
+/// random stay real (wasmtime-wasi has no switch for them).
+pub(crate) fn wasi_ctx() -> WasiCtx {
+    WasiCtx::builder()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}

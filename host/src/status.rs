@@ -1,0 +1,141 @@
+//! Per-listener health and counters: what operators read through `Host::status`.
+
+use crate::event::EventKind;
+use crate::limits::TrapCause;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Where a listener stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "reason", rename_all = "kebab-case")]
+pub enum Health {
+    /// Loaded; instantiated and `init` called at the first opportunity.
+    Starting,
+    /// Serving events.
+    Active,
+    /// Gets no events: disabled in configuration or by `is-enabled`.
+    Disabled(String),
+    /// Gets no events: `init` returned an error (its message).
+    InitFailed(String),
+    /// Gets no events after too many traps in a row, until it is reloaded.
+    Quarantined(String),
+    /// `shutdown` was called.
+    ShutDown,
+}
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.add(1);
+    }
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The live counters of one listener.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub events: Counter,
+    pub delivered: Counter,
+    pub skipped: Counter,
+    pub dropped_disabled: Counter,
+    pub dropped_quarantined: Counter,
+    pub dropped_busy: Counter,
+    traps: [Counter; TrapCause::ALL.len()],
+    pub instantiations: Counter,
+    pub init_failures: Counter,
+    pub fuel: Counter,
+    pub micros: Counter,
+    /// Shared with the log capability of every instance of this listener.
+    pub logs_dropped: Arc<AtomicU64>,
+}
+
+impl Counters {
+    pub fn trap(&self, cause: TrapCause) {
+        self.traps[cause as usize].inc();
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            events: self.events.get(),
+            delivered: self.delivered.get(),
+            skipped: self.skipped.get(),
+            dropped_disabled: self.dropped_disabled.get(),
+            dropped_quarantined: self.dropped_quarantined.get(),
+            dropped_busy: self.dropped_busy.get(),
+            traps: TrapCause::ALL
+                .iter()
+                .map(|c| (c.as_str(), self.traps[*c as usize].get()))
+                .collect(),
+            instantiations: self.instantiations.get(),
+            init_failures: self.init_failures.get(),
+            fuel: self.fuel.get(),
+            micros: self.micros.get(),
+            logs_dropped: self.logs_dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A copy of a listener's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CounterSnapshot {
+    /// Events offered to this listener. Each ends as exactly one of: delivered, skipped,
+    /// dropped (disabled, quarantined, busy) or a trap (of its handler, or of the `init` of
+    /// the fresh instance it needed).
+    pub events: u64,
+    /// Events whose handler returned.
+    pub delivered: u64,
+    /// Events of a kind the listener does not handle.
+    pub skipped: u64,
+    pub dropped_disabled: u64,
+    pub dropped_quarantined: u64,
+    pub dropped_busy: u64,
+    /// Traps by cause, in handlers and in `init`/`is-enabled`/`shutdown` (`fuel`, `deadline`, `memory`, `stack`, `panic`, `fault`, `host`).
+    pub traps: Vec<(&'static str, u64)>,
+    pub instantiations: u64,
+    pub init_failures: u64,
+    /// Fuel consumed by handler calls.
+    pub fuel: u64,
+    /// Time spent in handler calls.
+    pub micros: u64,
+    /// Guest log lines over the per-call cap.
+    pub logs_dropped: u64,
+}
+
+impl CounterSnapshot {
+    pub fn traps_total(&self) -> u64 {
+        self.traps.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn traps_of(&self, cause: TrapCause) -> u64 {
+        self.traps
+            .iter()
+            .find(|(c, _)| *c == cause.as_str())
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// One listener's status.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListenerStatus {
+    pub name: String,
+    pub path: PathBuf,
+    pub health: Health,
+    #[serde(serialize_with = "kinds")]
+    pub handles: Vec<EventKind>,
+    pub consecutive_traps: u32,
+    pub counters: CounterSnapshot,
+}
+
+fn kinds<S: serde::Serializer>(k: &[EventKind], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(k.iter().map(|k| k.as_str()))
+}
