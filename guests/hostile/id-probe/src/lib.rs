@@ -1,0 +1,21 @@
+//! Probe exporting only `id-token-listener`: shows the host skips it for access tokens.
+use tokenwatch_guest::{log, EventContext, IdTokenEvent, Listener, Properties};
+
+#[derive(Default)]
+struct IdProbe;
+
+impl Listener for IdProbe {
+    fn init(&mut self, _: &Properties) -> Result<(), String> {
+        log::info("init");
+        Ok(())
+    }
+    fn id_token_issued(&mut self, event: &IdTokenEvent, _: &EventContext) {
+        let sub = event.claims().subject().unwrap_or_default();
+        log::info(&format!("id-token {sub}"));
+    }
+    fn shutdown(&mut self) {
+        log::info("shutdown");
+    }
+}
+
+tokenwatch_guest::export_id_token_listener!(IdProbe);

@@ -1,0 +1,166 @@
+//! Sandbox conformance probe. Property `mode` picks the behaviour (default `record`);
+//! every mode misbehaves in the event handlers of both token kinds unless noted.
+use std::hint::black_box;
+use tokenwatch_guest::{
+    log, publish, signer, AccessTokenEvent, Claims, EventContext, IdTokenEvent, Listener,
+    Properties,
+};
+
+#[derive(Default, Clone, Copy, PartialEq, Debug)]
+enum Mode {
+    #[default]
+    Record,
+    Disabled,
+    Loop,
+    MemoryBomb,
+    StackOverflow,
+    Panic,
+    InitFail,
+    ClaimsDump,
+    LogFlood,
+    Sign,
+    Publish,
+    PanicEvery2,
+}
+
+impl Mode {
+    fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "record" => Mode::Record,
+            "disabled" => Mode::Disabled,
+            "loop" => Mode::Loop,
+            "memory-bomb" => Mode::MemoryBomb,
+            "stack-overflow" => Mode::StackOverflow,
+            "panic" => Mode::Panic,
+            "init-fail" => Mode::InitFail,
+            "claims-dump" => Mode::ClaimsDump,
+            "log-flood" => Mode::LogFlood,
+            "sign" => Mode::Sign,
+            "publish" => Mode::Publish,
+            "panic-every-2" => Mode::PanicEvery2,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Probe {
+    mode: Mode,
+    // Events seen since this instance's init (a trap means a fresh instance and count).
+    events: u64,
+}
+
+impl Listener for Probe {
+    fn init(&mut self, properties: &Properties) -> Result<(), String> {
+        log::info("init");
+        let mode = properties.get("mode").unwrap_or("record");
+        self.mode = Mode::parse(mode).ok_or_else(|| format!("probe: unknown mode {mode:?}"))?;
+        if self.mode == Mode::InitFail {
+            return Err("probe refused to start: mode=init-fail".into());
+        }
+        Ok(())
+    }
+
+    fn is_enabled(&self) -> bool {
+        self.mode != Mode::Disabled
+    }
+
+    fn id_token_issued(&mut self, event: &IdTokenEvent, ctx: &EventContext) {
+        self.on_event("id-token", event.claims(), ctx);
+    }
+
+    fn access_token_issued(&mut self, event: &AccessTokenEvent, ctx: &EventContext) {
+        self.on_event("access-token", event.claims(), ctx);
+    }
+
+    fn shutdown(&mut self) {
+        log::info("shutdown");
+    }
+}
+
+impl Probe {
+    fn on_event(&mut self, kind: &str, claims: &Claims, ctx: &EventContext) {
+        self.events += 1;
+        match self.mode {
+            Mode::Record | Mode::Disabled | Mode::InitFail => {
+                let sub = claims.subject().unwrap_or_default();
+                log::info(&format!("{kind} {sub}"));
+            }
+            Mode::Loop => spin(),
+            Mode::MemoryBomb => {
+                grow_until_refused();
+                log::info("survived");
+            }
+            Mode::StackOverflow => {
+                let depth = recurse(black_box(0));
+                log::info(&format!("unreachable depth={depth}"));
+            }
+            Mode::Panic => panic!("probe panic"),
+            Mode::ClaimsDump => {
+                log::info(&format!("claims {}", claims.to_json()));
+                for name in claims.names() {
+                    let value = claims.get(&name).unwrap_or_else(|| "<none>".into());
+                    log::info(&format!("claim {name}={value}"));
+                }
+                log::info(&format!(
+                    "context issuer={} client_id={} metadata={}",
+                    ctx.issuer(),
+                    ctx.client_id(),
+                    ctx.client_metadata()
+                ));
+            }
+            Mode::LogFlood => {
+                let line = "x".repeat(10_000);
+                for _ in 0..1000 {
+                    log::info(&line);
+                }
+            }
+            Mode::Sign => {
+                match signer::sign_set(r#"{"events":{"urn:example:test":{}}}"#, None) {
+                    Ok(jws) => log::info(&format!("signed {jws}")),
+                    Err(e) => log::info(&format!("sign-error {e:?}")),
+                }
+            }
+            Mode::Publish => match publish::publish("audit", "hello") {
+                Ok(()) => log::info("published"),
+                Err(e) => log::info(&format!("publish-error {e:?}")),
+            },
+            Mode::PanicEvery2 => {
+                if self.events % 2 == 0 {
+                    panic!("probe panic on event {}", self.events);
+                }
+                log::info(&format!("ok {}", self.events));
+            }
+        }
+    }
+}
+
+// black_box keeps the optimizer from proving the loop side-effect free.
+fn spin() -> ! {
+    let mut n = 0u64;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+// Grows linear memory 1 MiB (16 pages) at a time until the host says no.
+#[cfg(target_arch = "wasm32")]
+fn grow_until_refused() {
+    while core::arch::wasm32::memory_grow(0, 16) != usize::MAX {}
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn grow_until_refused() {}
+
+// Not a tail call (the result is used after the call) and the exit condition is opaque,
+// so the recursion survives optimisation and each frame holds a buffer.
+#[inline(never)]
+fn recurse(n: u64) -> u64 {
+    let frame = black_box([n; 32]);
+    if black_box(n) == u64::MAX {
+        return 0;
+    }
+    recurse(n + 1).wrapping_add(frame[(n % 32) as usize])
+}
+
+tokenwatch_guest::export_listener!(Probe);
