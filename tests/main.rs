@@ -1,1 +1,9 @@
+//! The integration suite and sandbox conformance suite: real components built by
+//! `make guests`, loaded into a real host.
 
+mod concurrency;
+mod containment;
+mod lifecycle;
+mod loading;
+mod read_only;
+mod replay;

@@ -1,0 +1,110 @@
+//! Containment: whatever a guest does, the trap is caught with its cause, the host serves
+//! the next listener and the next event, and a listener that keeps trapping is quarantined.
+
+use tokenwatch::limits::LimitsConfig;
+use tokenwatch::{Health, ListenerConfig, Outcome, TrapCause};
+use tokenwatch_tests::*;
+
+/// Run one hostile probe before a healthy one; return the hostile outcome after checking
+/// that the healthy listener got the event and the host serves the next one.
+fn contain(hostile: ListenerConfig) -> Outcome {
+    let (host, rec) = host(vec![hostile, probe("healthy", "record")]);
+    let d = host.dispatch(&id_token("alice"));
+    assert_eq!(d[1].outcome, Outcome::Ok, "the healthy listener still ran");
+    let again = host.dispatch(&id_token("bob"));
+    assert_eq!(again[1].outcome, Outcome::Ok);
+    assert_eq!(rec.of("healthy"), ["init", "id-token alice", "id-token bob"]);
+    let status = &host.status()[0];
+    let counted = status.counters.traps_total();
+    assert!(counted >= 1, "the trap is counted: {status:?}");
+    d[0].outcome.clone()
+}
+
+fn cause(outcome: &Outcome) -> TrapCause {
+    match outcome {
+        Outcome::Trap { cause, .. } => *cause,
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_by_fuel() {
+    let mut l = probe("looper", "loop");
+    l.limits = LimitsConfig { fuel: Some(5_000_000), deadline_ms: Some(10_000), ..Default::default() };
+    assert_eq!(cause(&contain(l)), TrapCause::Fuel);
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_by_the_deadline_when_fuel_is_plentiful() {
+    let mut l = probe("looper", "loop");
+    // 10^15 fuel is days of work: only the deadline can stop it.
+    l.limits = LimitsConfig { fuel: Some(1_000_000_000_000_000), deadline_ms: Some(50), ..Default::default() };
+    assert_eq!(cause(&contain(l)), TrapCause::Deadline);
+}
+
+#[test]
+fn a_memory_grow_bomb_hits_the_memory_limit() {
+    let mut l = probe("bomb", "memory-bomb");
+    l.limits = LimitsConfig { memory_mb: Some(16), ..Default::default() };
+    let outcome = contain(l);
+    assert_eq!(cause(&outcome), TrapCause::Memory, "{outcome:?}");
+}
+
+#[test]
+fn a_stack_overflow_is_contained() {
+    assert_eq!(cause(&contain(probe("deep", "stack-overflow"))), TrapCause::Stack);
+}
+
+#[test]
+fn a_panic_is_contained() {
+    assert_eq!(cause(&contain(probe("panicky", "panic"))), TrapCause::Panic);
+}
+
+#[test]
+fn after_a_trap_the_next_event_gets_a_fresh_instance_with_init_again() {
+    let (host, rec) = host(vec![probe("flaky", "panic-every-2")]);
+    let outcomes: Vec<Outcome> = (0..4)
+        .map(|i| host.dispatch(&id_token(&format!("u{i}"))).remove(0).outcome)
+        .collect();
+    assert_eq!(outcomes[0], Outcome::Ok);
+    assert_eq!(cause(&outcomes[1]), TrapCause::Panic);
+    assert_eq!(outcomes[2], Outcome::Ok, "a fresh instance serves the next event");
+    assert_eq!(cause(&outcomes[3]), TrapCause::Panic);
+    let inits = rec.of("flaky").iter().filter(|l| *l == "init").count();
+    assert_eq!(inits, 2, "init ran again on the fresh instance: {:?}", rec.of("flaky"));
+    let status = &host.status()[0];
+    assert_eq!(status.health, Health::Active, "traps not in a row: no quarantine");
+    assert_eq!(status.counters.instantiations, 2);
+}
+
+#[test]
+fn repeated_traps_quarantine_the_listener_and_nothing_else() {
+    let mut bad = probe("bad", "panic");
+    bad.limits = LimitsConfig { max_consecutive_traps: Some(3), ..Default::default() };
+    let (host, rec) = host(vec![bad, probe("good", "record")]);
+    let mut outcomes = Vec::new();
+    for i in 0..5 {
+        let d = host.dispatch(&id_token(&format!("u{i}")));
+        assert_eq!(d[1].outcome, Outcome::Ok);
+        outcomes.push(d[0].outcome.clone());
+    }
+    assert!(outcomes[..3].iter().all(|o| matches!(o, Outcome::Trap { .. })), "{outcomes:?}");
+    assert_eq!(outcomes[3..], [Outcome::Quarantined, Outcome::Quarantined]);
+    let status = &host.status()[0];
+    assert!(matches!(&status.health, Health::Quarantined(r) if r.contains("3 traps in a row")), "{status:?}");
+    assert_eq!(status.counters.dropped_quarantined, 2);
+    assert_eq!(status.counters.traps_of(TrapCause::Panic), 3);
+    assert_eq!(status.counters.events, 5);
+    assert_eq!(rec.of("good").len(), 6);
+}
+
+#[test]
+fn a_log_flood_is_capped_in_count_and_size() {
+    let (host, rec) = host(vec![probe("noisy", "log-flood")]);
+    assert_eq!(host.dispatch(&id_token("alice"))[0].outcome, Outcome::Ok);
+    let lines = rec.of("noisy");
+    let flood = &lines[1..];
+    assert_eq!(flood.len(), tokenwatch::imports::log::MAX_LINES_PER_CALL as usize);
+    assert!(flood.iter().all(|l| l.len() <= tokenwatch::imports::log::MAX_MESSAGE_BYTES));
+    assert_eq!(host.status()[0].counters.logs_dropped, 1000 - flood.len() as u64);
+}

@@ -1,0 +1,35 @@
+//! Claims are read-only: a guest sees them, cannot change what the next listener or the
+//! issuer sees.
+
+use tokenwatch::Outcome;
+use tokenwatch_tests::*;
+
+#[test]
+fn every_listener_and_the_issuer_see_byte_identical_claims() {
+    let (host, rec) = host(vec![probe("first", "claims-dump"), probe("second", "claims-dump")]);
+    let event = id_token("alice");
+    let before = event.claims.as_json().to_owned();
+    let d = host.dispatch(&event);
+    assert!(d.iter().all(|d| d.outcome == Outcome::Ok), "{d:?}");
+    assert_eq!(event.claims.as_json(), before, "the host's claims changed");
+    let first = rec.of("first");
+    let second = rec.of("second");
+    assert_eq!(first[1..], second[1..], "listeners saw different claims");
+    assert!(first.contains(&before), "the dump holds the claims JSON: {first:?}");
+    // Each claim by name, as its JSON text.
+    assert!(first.iter().any(|l| l.contains(r#"["pwd","otp"]"#)), "{first:?}");
+    // The context: issuer, client id and metadata.
+    assert!(first.iter().any(|l| l.contains("https://c2id.example.com")), "{first:?}");
+    assert!(first.iter().any(|l| l.contains("client-123")), "{first:?}");
+}
+
+#[test]
+fn the_same_event_dispatched_twice_is_unchanged() {
+    let (host, rec) = host(vec![probe("dump", "claims-dump")]);
+    let event = access_token("bob", "c9", "read write");
+    host.dispatch(&event);
+    let once = rec.of("dump");
+    rec.clear();
+    host.dispatch(&event);
+    assert_eq!(rec.of("dump"), once[1..], "a second delivery saw something else");
+}
