@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
+use wasmtime::component::{Component, InstancePre, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, Store};
 
 /// What happened to one event at one listener.
@@ -210,6 +210,11 @@ impl Listener {
             return delivery(Outcome::Busy, 0, 0);
         };
         if let Err(outcome) = self.ensure_live(&mut slot) {
+            match outcome {
+                Outcome::Disabled => self.counters.dropped_disabled.inc(),
+                Outcome::Quarantined => self.counters.dropped_quarantined.inc(),
+                _ => {} // a trap in `init`: counted by `trapped`
+            }
             return delivery(outcome, 0, 0);
         }
         let live = slot.live.as_mut().expect("ensure_live leaves an instance");
@@ -229,18 +234,13 @@ impl Listener {
         }
     }
 
-    /// Make sure the slot has a live, enabled instance; otherwise say why the event is not
-    /// delivered (and count it).
+    /// Make sure the slot has a live, enabled instance; otherwise say why not.
     fn ensure_live(&self, slot: &mut Slot) -> Result<(), Outcome> {
         match &slot.health {
             Health::Active | Health::Starting => {}
-            Health::Quarantined(_) => {
-                self.counters.dropped_quarantined.inc();
-                return Err(Outcome::Quarantined);
-            }
+            Health::Quarantined(_) => return Err(Outcome::Quarantined),
             Health::Disabled(_) | Health::InitFailed(_) | Health::ShutDown => {
-                self.counters.dropped_disabled.inc();
-                return Err(Outcome::Disabled);
+                return Err(Outcome::Disabled)
             }
         }
         if slot.live.is_some() {
@@ -254,16 +254,14 @@ impl Listener {
                 Ok(())
             }
             Ok(Started::NotEnabled) => {
-                tracing::info!(listener = %self.name, "listener loaded, disabled (is-enabled returned false)");
+                tracing::info!(listener = %self.name, "listener disabled: is-enabled returned false");
                 slot.health = Health::Disabled("is-enabled returned false".to_owned());
-                self.counters.dropped_disabled.inc();
                 Err(Outcome::Disabled)
             }
             Ok(Started::InitFailed(message)) => {
                 tracing::warn!(listener = %self.name, "init failed, listener disabled: {message}");
                 slot.health = Health::InitFailed(message);
                 self.counters.init_failures.inc();
-                self.counters.dropped_disabled.inc();
                 Err(Outcome::Disabled)
             }
             Err(error) => Err(self.trapped(slot, "init", error)),
@@ -362,28 +360,31 @@ enum Started {
     InitFailed(String),
 }
 
-/// Arm the limits, hand the guest borrowed views of the event, call, take the views back.
+/// Arm the limits, lend the guest views of the event, call, take the views back.
 fn call_handler(live: &mut Live, event: &Arc<TokenEvent>, limits: &Limits) -> wasmtime::Result<()> {
     arm(&mut live.store, limits)?;
     let table = &mut live.store.data_mut().table;
     let claims = table.push(ClaimsView(event.clone()))?;
     let context = table.push(ContextView(event.clone()))?;
-    let (claims_rep, context_rep) = (claims.rep(), context.rep());
+    // Lend as `borrow` handles: lowering an owned host handle into a borrow parameter would
+    // park it in the instance's handle table for good, one leaked slot per event.
+    let lend_claims = Resource::<ClaimsView>::new_borrow(claims.rep());
+    let lend_context = Resource::<ContextView>::new_borrow(context.rep());
     let result = match event.kind {
         EventKind::IdToken => live
             .id_token
             .as_ref()
             .expect("checked by handles()")
-            .call_id_token_issued(&mut live.store, claims, event.local_subject.as_deref(), context),
+            .call_id_token_issued(&mut live.store, lend_claims, event.local_subject.as_deref(), lend_context),
         EventKind::AccessToken => live
             .access_token
             .as_ref()
             .expect("checked by handles()")
-            .call_access_token_issued(&mut live.store, claims, context),
+            .call_access_token_issued(&mut live.store, lend_claims, lend_context),
     };
     let table = &mut live.store.data_mut().table;
-    table.delete(wasmtime::component::Resource::<ClaimsView>::new_own(claims_rep))?;
-    table.delete(wasmtime::component::Resource::<ContextView>::new_own(context_rep))?;
+    table.delete(claims)?;
+    table.delete(context)?;
     result
 }
 
