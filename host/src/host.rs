@@ -27,6 +27,7 @@ pub enum HostError {
 pub struct HostBuilder {
     config: Config,
     log_sink: Arc<dyn LogSink>,
+    fuel: bool,
 }
 
 impl HostBuilder {
@@ -36,11 +37,18 @@ impl HostBuilder {
         self
     }
 
+    /// Turn fuel metering off: only the deadline stops a runaway guest, and `fuel` budgets
+    /// and figures are ignored. For measuring what fuel costs (`tokenwatch bench`).
+    pub fn epoch_only(mut self) -> Self {
+        self.fuel = false;
+        self
+    }
+
     /// Compile, check and start every listener. A module that cannot be loaded is an error;
     /// a listener whose `init` fails is loaded disabled (see its status).
     pub fn build(self) -> Result<Host, HostError> {
         self.config.validate()?;
-        let engine = engine().map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let engine = engine(self.fuel).map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let ticker = Ticker::start(engine.clone());
         let shared = Shared {
             engine: engine.clone(),
@@ -93,6 +101,7 @@ impl Host {
         HostBuilder {
             config,
             log_sink: Arc::new(TracingSink),
+            fuel: true,
         }
     }
 
@@ -136,10 +145,10 @@ impl Drop for Host {
 }
 
 /// The process's engine settings: components, fuel and epochs on; everything else default.
-fn engine() -> wasmtime::Result<Engine> {
+fn engine(fuel: bool) -> wasmtime::Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
-    config.consume_fuel(true);
+    config.consume_fuel(fuel);
     config.epoch_interruption(true);
     Engine::new(&config)
 }

@@ -23,6 +23,7 @@
 //! `replay` and `bench` (the commands).
 
 
+pub mod bench;
 mod bindings;
 pub mod config;
 pub mod event;

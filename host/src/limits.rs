@@ -94,7 +94,10 @@ impl LimitsConfig {
 
 /// Set every budget of `store` for the next call. The one place limits are applied.
 pub(crate) fn arm(store: &mut Store<State>, limits: &Limits) -> wasmtime::Result<()> {
-    store.set_fuel(limits.fuel)?;
+    // `get_fuel` fails only on an engine built without fuel (`HostBuilder::epoch_only`).
+    if store.get_fuel().is_ok() {
+        store.set_fuel(limits.fuel)?;
+    }
     store.set_epoch_deadline(deadline_ticks(limits.deadline));
     store.data_mut().begin_call(limits);
     Ok(())

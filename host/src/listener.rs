@@ -221,7 +221,7 @@ impl Listener {
         let started = Instant::now();
         let result = call_handler(live, event, &self.spec.limits);
         let micros = started.elapsed().as_micros() as u64;
-        let fuel = self.spec.limits.fuel - live.store.get_fuel().unwrap_or(0);
+        let fuel = live.store.get_fuel().map_or(0, |left| self.spec.limits.fuel - left);
         self.counters.fuel.add(fuel);
         self.counters.micros.add(micros);
         match result {

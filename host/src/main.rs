@@ -35,6 +35,18 @@ enum Command {
         /// The events file; `-` or nothing reads standard input.
         events: Option<PathBuf>,
     },
+    /// Measure what a sandboxed listener costs per token against native code.
+    Bench {
+        /// One JSON document with the keys documented in the README.
+        #[arg(long)]
+        json: bool,
+        /// The directory of the bundled guests.
+        #[arg(long, default_value = "guests/dist")]
+        guests: PathBuf,
+        /// Interleaved rounds per figure (the median is reported).
+        #[arg(long, default_value_t = 15)]
+        rounds: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +95,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "{} events, {} malformed lines skipped, {} traps",
                     summary.events, summary.malformed, summary.traps
                 );
+            }
+            Ok(())
+        }
+        Command::Bench { json, guests, rounds } => {
+            let opts = tokenwatch::bench::BenchOptions { guests, rounds: rounds.max(1), ..Default::default() };
+            let doc = tokenwatch::bench::run(&opts)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                print!("{}", tokenwatch::bench::render(&doc));
             }
             Ok(())
         }

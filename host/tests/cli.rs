@@ -70,3 +70,20 @@ fn host_errors_exit_non_zero_with_a_message() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no listeners"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_json_has_the_documented_keys() {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/dist");
+    let o = tokenwatch(&["bench", "--json", "--rounds", "1", "--guests", dist.to_str().unwrap()], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for key in ["ratio_rust_guest_vs_native", "fuel_overhead_ratio", "ns_per_fuel"] {
+        assert!(doc[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {doc}");
+    }
+    for n in ["1", "10", "50"] {
+        assert!(doc["sync_dispatch_ns"][n].as_f64().is_some_and(|v| v > 0.0), "{doc}");
+    }
+    for t in ["1", "2"] {
+        assert!(doc["events_per_second"][t].as_f64().is_some_and(|v| v > 0.0), "{doc}");
+    }
+}

@@ -1,0 +1,252 @@
+//! `tokenwatch bench`: what a sandboxed listener costs per token against native code, on
+//! this machine. Variants are measured in interleaved rounds on the same events so their
+//! ratios hold on a noisy machine; each figure is the median over rounds.
+
+use crate::config::{Config, ListenerConfig};
+use crate::event::TokenEvent;
+use crate::host::Host;
+use crate::imports::log::{LogLevel, LogSink};
+use crate::limits::LimitsConfig;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Counts log lines and bytes, so no variant pays for I/O the others do not.
+#[derive(Default)]
+struct NullSink(AtomicU64);
+
+impl LogSink for NullSink {
+    fn log(&self, _: &str, _: LogLevel, message: &str) {
+        self.0.fetch_add(message.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// The `sign-in-audit` listener's logic as plain Rust, called as the dispatcher calls a
+/// listener: the shared event in, one log line out through the host's sink.
+fn native_sign_in_audit(event: &TokenEvent, sink: &dyn LogSink) {
+    let claims = &event.claims;
+    let sub = claims.string("sub").unwrap_or("-");
+    let iat = claims.integer("iat").map_or_else(|| "-".into(), |t| t.to_string());
+    let client = if event.context.client_id.is_empty() { "-" } else { &event.context.client_id };
+    let acr = claims.string("acr").unwrap_or("-");
+    let amr = claims.get_json("amr").unwrap_or_else(|| "-".into());
+    sink.log(
+        "native",
+        LogLevel::Info,
+        &format!("sign-in sub={sub} iat={iat} client={client} acr={acr} amr={amr}"),
+    );
+}
+
+/// A realistic ID token (about 1 KB of claims).
+pub fn sample_id_token(i: usize) -> TokenEvent {
+    let claims = json!({
+        "iss": "https://c2id.example.com", "sub": format!("user-{i:06}"), "aud": ["client-123"],
+        "azp": "client-123", "iat": 1_764_331_200 + i as i64, "exp": 1_764_331_800 + i as i64,
+        "auth_time": 1_764_331_190, "nonce": "n-0S6_WzA2Mj-8e5ce3b6f1f2", "acr": "urn:c2id:acr:mfa",
+        "amr": ["pwd", "otp"], "sid": "a3c2b1e9-6d2f-4d1e-9f1a-7c0b5e4d3c2b",
+        "at_hash": "77QmUPtjPfzWtF2AnpK9RQ", "c_hash": "LDktKdoQak3Pk0cnXxCltA",
+        "name": "Alice Adams", "given_name": "Alice", "family_name": "Adams",
+        "email": "alice.adams@example.com", "email_verified": true, "locale": "en-GB",
+        "zoneinfo": "Europe/London", "preferred_username": "alice",
+        "picture": "https://cdn.example.com/profiles/alice-adams-240x240.png",
+        "updated_at": 1_764_000_000, "phone_number": "+44 20 7946 0958",
+        "address": {"street_address": "1 Example Street", "locality": "London", "postal_code": "EC1A 1AA", "country": "GB"},
+        "groups": ["staff", "engineering", "on-call", "vpn-users"],
+    });
+    TokenEvent::id_token(object(claims)).with_issuer("https://c2id.example.com")
+}
+
+/// A realistic access token (about 1 KB of claims).
+pub fn sample_access_token(i: usize) -> TokenEvent {
+    let claims = json!({
+        "iss": "https://c2id.example.com", "sub": format!("user-{i:06}"),
+        "aud": ["https://api.example.com", "https://reports.example.com"],
+        "client_id": format!("client-{}", i % 7), "scope": "openid email profile reports:read orders:write",
+        "iat": 1_764_331_200 + i as i64, "exp": 1_764_334_800 + i as i64, "nbf": 1_764_331_200,
+        "jti": format!("6d0c1a5e-4b8f-4c2e-9f1a-{i:012}"), "auth_time": 1_764_331_190,
+        "acr": "urn:c2id:acr:mfa", "cnf": {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+        "authorization_details": [{"type": "payment_initiation", "actions": ["initiate", "status"],
+            "locations": ["https://pay.example.com/payments"], "instructedAmount": {"currency": "EUR", "amount": "123.50"},
+            "creditorName": "Merchant A", "creditorAccount": {"iban": "DE02100100109307118603"}}],
+        "roles": ["reader", "order-clerk"], "tenant": "acme-emea", "session_state": "c1a2b3d4e5f6",
+    });
+    TokenEvent::access_token(object(claims))
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// Options of `tokenwatch bench`.
+pub struct BenchOptions {
+    /// Where the bundled guests are (`guests/dist`).
+    pub guests: PathBuf,
+    /// Interleaved rounds; each figure is the median.
+    pub rounds: usize,
+    /// Events per round and variant.
+    pub batch: usize,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions { guests: PathBuf::from("guests/dist"), rounds: 15, batch: 2_000 }
+    }
+}
+
+fn guest(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let p = dir.join(format!("{name}.wasm"));
+    anyhow::ensure!(p.exists(), "{} is missing: run `make guests`", p.display());
+    Ok(p)
+}
+
+fn host_of(listeners: Vec<ListenerConfig>, epoch_only: bool, sink: Arc<dyn LogSink>) -> anyhow::Result<Host> {
+    let config = Config { listeners, ..Config::default() };
+    let mut b = Host::builder(config).log_sink(sink);
+    if epoch_only {
+        b = b.epoch_only();
+    }
+    Ok(b.build()?)
+}
+
+fn named(path: &Path, name: String) -> ListenerConfig {
+    let mut l = ListenerConfig::new(path);
+    l.name = Some(name);
+    l
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Nanoseconds per call of `f` over `events`.
+fn per_event(events: &[Arc<TokenEvent>], mut f: impl FnMut(&Arc<TokenEvent>)) -> f64 {
+    let start = Instant::now();
+    for e in events {
+        f(e);
+    }
+    start.elapsed().as_nanos() as f64 / events.len() as f64
+}
+
+/// Run the benchmark and return its JSON document (keys documented in the README).
+pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
+    let audit = guest(&opts.guests, "sign-in-audit")?;
+    let metering = guest(&opts.guests, "metering")?;
+    let probe = guest(&opts.guests, "probe")?;
+    let sink: Arc<NullSink> = Arc::default();
+    let ids: Vec<Arc<TokenEvent>> = (0..opts.batch).map(|i| Arc::new(sample_id_token(i))).collect();
+    let claims_bytes = ids[0].claims.as_json().len();
+
+    // Native against guest, fuel against epoch-only, interleaved.
+    let fueled = host_of(vec![named(&audit, "audit".into())], false, sink.clone())?;
+    let epoch = host_of(vec![named(&audit, "audit".into())], true, sink.clone())?;
+    let (mut native, mut guest_ns, mut epoch_ns) = (vec![], vec![], vec![]);
+    for _ in 0..opts.rounds {
+        native.push(per_event(&ids, |e| native_sign_in_audit(e, sink.as_ref())));
+        guest_ns.push(per_event(&ids, |e| drop(fueled.dispatch(e))));
+        epoch_ns.push(per_event(&ids, |e| drop(epoch.dispatch(e))));
+    }
+    let fuel_per_event = fueled.status()[0].counters.fuel / fueled.status()[0].counters.delivered.max(1);
+    let (native, guest_ns, epoch_ns) = (median(native), median(guest_ns), median(epoch_ns));
+
+    // Dispatch cost on the calling thread against the number of listeners.
+    let mut sync_dispatch = Map::new();
+    for n in [1usize, 10, 50] {
+        let host = host_of((0..n).map(|i| named(&audit, format!("audit-{i}"))).collect(), false, sink.clone())?;
+        let events = &ids[..(opts.batch / n).max(50)];
+        let ns = median((0..opts.rounds).map(|_| per_event(events, |e| drop(host.dispatch(e)))).collect());
+        sync_dispatch.insert(n.to_string(), json!(ns.round()));
+    }
+
+    // Throughput with 1 and 2 issuing threads: ID and access tokens through two listeners.
+    let mut meter = named(&metering, "metering".into());
+    meter.properties.insert("report_every".into(), "1000000".into());
+    let host = Arc::new(host_of(vec![named(&audit, "audit".into()), meter], false, sink.clone())?);
+    let mixed: Arc<Vec<Arc<TokenEvent>>> = Arc::new(
+        (0..opts.batch)
+            .map(|i| Arc::new(if i % 2 == 0 { sample_id_token(i) } else { sample_access_token(i) }))
+            .collect(),
+    );
+    let mut events_per_second = Map::new();
+    for threads in [1usize, 2] {
+        let window = Duration::from_millis(500);
+        let start = Instant::now();
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (host, mixed) = (host.clone(), mixed.clone());
+                std::thread::spawn(move || {
+                    let mut n = 0u64;
+                    while start.elapsed() < window {
+                        for e in mixed.iter().take(200) {
+                            drop(host.dispatch(e));
+                            n += 1;
+                        }
+                    }
+                    n
+                })
+            })
+            .collect();
+        let total: u64 = workers.into_iter().map(|w| w.join().unwrap_or(0)).sum();
+        events_per_second.insert(threads.to_string(), json!((total as f64 / start.elapsed().as_secs_f64()).round()));
+    }
+
+    // Nanoseconds per unit of fuel: a tight loop until a known budget runs out.
+    const LOOP_FUEL: u64 = 50_000_000;
+    let mut looper = named(&probe, "loop".into());
+    looper.properties.insert("mode".into(), "loop".into());
+    looper.limits = LimitsConfig { fuel: Some(LOOP_FUEL), deadline_ms: Some(10_000), max_consecutive_traps: Some(1_000), ..Default::default() };
+    let host = host_of(vec![looper], false, sink.clone())?;
+    let ns_per_fuel = median(
+        (0..7)
+            .map(|_| {
+                let d = host.dispatch(&ids[0]).remove(0);
+                d.micros as f64 * 1000.0 / LOOP_FUEL as f64
+            })
+            .collect(),
+    );
+
+    Ok(json!({
+        "machine": {
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
+        },
+        "claims_bytes": claims_bytes,
+        "native_ns": native.round(),
+        "rust_guest_ns": guest_ns.round(),
+        "epoch_only_ns": epoch_ns.round(),
+        "ratio_rust_guest_vs_native": round2(guest_ns / native),
+        "fuel_overhead_ratio": round2(guest_ns / epoch_ns),
+        "fuel_per_event": fuel_per_event,
+        "ns_per_fuel": (ns_per_fuel * 10_000.0).round() / 10_000.0,
+        "sync_dispatch_ns": sync_dispatch,
+        "events_per_second": events_per_second,
+        "targets": {"ratio_rust_guest_vs_native": 3.0, "fuel_overhead_ratio": 1.3},
+    }))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The document as a short text report.
+pub fn render(doc: &Value) -> String {
+    let mut s = String::new();
+    let line = |s: &mut String, k: &str, v: String| s.push_str(&format!("{k:34} {v}\n"));
+    line(&mut s, "claims per event", format!("{} bytes", doc["claims_bytes"]));
+    line(&mut s, "native sign-in-audit", format!("{} ns/event", doc["native_ns"]));
+    line(&mut s, "Rust guest, sync dispatch", format!("{} ns/event", doc["rust_guest_ns"]));
+    line(&mut s, "Rust guest, epoch only (no fuel)", format!("{} ns/event", doc["epoch_only_ns"]));
+    line(&mut s, "ratio guest / native", format!("{} (target <= 3)", doc["ratio_rust_guest_vs_native"]));
+    line(&mut s, "ratio fuel / epoch only", format!("{} (target <= 1.3)", doc["fuel_overhead_ratio"]));
+    line(&mut s, "fuel per event", format!("{}", doc["fuel_per_event"]));
+    line(&mut s, "ns per unit of fuel", format!("{}", doc["ns_per_fuel"]));
+    for n in ["1", "10", "50"] {
+        line(&mut s, &format!("sync dispatch, {n} listeners"), format!("{} ns/event", doc["sync_dispatch_ns"][n]));
+    }
+    for t in ["1", "2"] {
+        line(&mut s, &format!("events/s, {t} thread(s)"), format!("{}", doc["events_per_second"][t]));
+    }
+    s
+}
