@@ -16,6 +16,10 @@ pub struct Config {
     /// The listeners (`[[listener]]`), called in this order.
     #[serde(default, rename = "listener")]
     pub listeners: Vec<ListenerConfig>,
+    /// SET signing (`[signing]`: `key_file`, `kid`, `issuer`, ...; see
+    /// `signing::SigningConfig`). Without it, `sign-set` answers `no-key-configured`.
+    #[serde(default)]
+    pub signing: Option<crate::signing::SigningConfig>,
 }
 
 /// One `[[listener]]` table.
@@ -42,6 +46,14 @@ pub struct ListenerConfig {
     /// Default `false`: a module importing `wasi:*` is rejected.
     #[serde(default)]
     pub wasi: bool,
+    /// The audiences this listener's SETs may carry (`aud`); the guest picks one of them or
+    /// gets all, and can never name its own. Default: none (SETs without `aud`).
+    #[serde(default)]
+    pub set_audiences: Vec<String>,
+    /// `sign-set` calls allowed per call into this listener (signed or refused); more get
+    /// `quota-exceeded`. Default 16; 0 forbids signing.
+    #[serde(default)]
+    pub max_signatures_per_call: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -49,6 +61,16 @@ fn yes() -> bool {
 }
 
 impl ListenerConfig {
+    /// This listener's SET signing policy (audiences, quota).
+    pub fn set_policy(&self) -> crate::signing::SetPolicy {
+        crate::signing::SetPolicy {
+            audiences: self.set_audiences.clone(),
+            max_signatures_per_call: self
+                .max_signatures_per_call
+                .unwrap_or(crate::signing::DEFAULT_MAX_SIGNATURES_PER_CALL),
+        }
+    }
+
     /// A listener for the module at `path`, with every default.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         ListenerConfig {
@@ -58,6 +80,8 @@ impl ListenerConfig {
             properties: BTreeMap::new(),
             limits: LimitsConfig::default(),
             wasi: false,
+            set_audiences: Vec::new(),
+            max_signatures_per_call: None,
         }
     }
 
@@ -97,6 +121,9 @@ impl Config {
                 l.path = base.join(&l.path);
             }
         }
+        if let Some(signing) = &mut config.signing {
+            signing.resolve(base);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -104,6 +131,9 @@ impl Config {
     /// Check what serde cannot: limits in range, listener names unique.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.limits.validate("[limits]").map_err(ConfigError)?;
+        if let Some(signing) = &self.signing {
+            signing.validate().map_err(ConfigError)?;
+        }
         let mut seen = std::collections::BTreeSet::new();
         for l in &self.listeners {
             let name = l.name();
@@ -121,6 +151,9 @@ impl Config {
             l.limits
                 .validate(&format!("listener {name:?} [listener.limits]"))
                 .map_err(ConfigError)?;
+            if l.set_audiences.iter().any(|a| a.is_empty()) {
+                return Err(ConfigError(format!("listener {name:?}: set_audiences holds an empty string")));
+            }
         }
         Ok(())
     }

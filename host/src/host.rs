@@ -21,6 +21,9 @@ pub enum HostError {
     Load(#[from] LoadError),
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),
+    /// The `[signing]` key file cannot be used (names the file, the key, the problem).
+    #[error(transparent)]
+    Signing(#[from] crate::signing::KeyError),
 }
 
 /// Builds a [`Host`].
@@ -48,11 +51,17 @@ impl HostBuilder {
     /// a listener whose `init` fails is loaded disabled (see its status).
     pub fn build(self) -> Result<Host, HostError> {
         self.config.validate()?;
+        // The signing key is parsed here, once: a bad key file fails the build, not a SET.
+        let signer = match &self.config.signing {
+            Some(c) => Some(Arc::new(crate::signing::Signer::from_config(c)?)),
+            None => None,
+        };
         let engine = engine(self.fuel).map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let ticker = Ticker::start(engine.clone());
         let shared = Shared {
             engine: engine.clone(),
             log_sink: self.log_sink,
+            signer: signer.clone(),
         };
         let linker_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let base = imports::linker(&engine, false).map_err(linker_error)?;
@@ -71,6 +80,7 @@ impl HostBuilder {
                 properties: l.properties.clone(),
                 limits: l.limits.over(&defaults),
                 wasi: l.wasi,
+                set_policy: l.set_policy(),
             };
             let linker = if l.wasi { with_wasi.as_ref().expect("built above") } else { &base };
             listeners.push(Listener::load(spec, shared.clone(), linker)?);
@@ -84,6 +94,7 @@ impl HostBuilder {
             listeners,
             shut_down: AtomicBool::new(false),
             _ticker: ticker,
+            signer,
         })
     }
 }
@@ -94,6 +105,7 @@ pub struct Host {
     listeners: Vec<Listener>,
     shut_down: AtomicBool,
     _ticker: Ticker,
+    signer: Option<Arc<crate::signing::Signer>>,
 }
 
 impl Host {
@@ -119,6 +131,12 @@ impl Host {
     /// Every listener's health and counters, in configuration order.
     pub fn status(&self) -> Vec<ListenerStatus> {
         self.listeners.iter().map(Listener::status).collect()
+    }
+
+    /// The SET signer (`[signing]`), if a key is configured: its public JWK set is
+    /// `signer().public_jwks()`.
+    pub fn signer(&self) -> Option<&Arc<crate::signing::Signer>> {
+        self.signer.as_ref()
     }
 
     /// The listener names, in configuration order.

@@ -32,6 +32,7 @@ pub mod imports;
 pub mod limits;
 pub mod listener;
 pub mod replay;
+pub mod signing;
 mod state;
 pub mod status;
 

@@ -76,6 +76,8 @@ pub struct ListenerSpec {
     pub properties: Properties,
     pub limits: Limits,
     pub wasi: bool,
+    /// Audiences and per-call quota for this listener's SETs.
+    pub set_policy: crate::signing::SetPolicy,
 }
 
 /// Why a module could not be loaded.
@@ -113,6 +115,8 @@ struct Slot {
 pub(crate) struct Shared {
     pub engine: Engine,
     pub log_sink: Arc<dyn LogSink>,
+    /// The SET signer (`[signing]`), shared by every listener; `None` without a key.
+    pub signer: Option<Arc<crate::signing::Signer>>,
 }
 
 pub(crate) struct Listener {
@@ -278,7 +282,12 @@ impl Listener {
                 self.counters.logs_dropped.clone(),
             ),
             config: Arc::new(self.spec.properties.clone()),
-            signer: SignerCtx::default(),
+            signer: SignerCtx::new(
+                self.shared.signer.clone(),
+                Arc::new(self.spec.set_policy.clone()),
+                self.counters.clone(),
+                self.name.clone(),
+            ),
             publish: PublishCtx,
             wasi: wasi_ctx(),
         };

@@ -57,6 +57,10 @@ pub struct Counters {
     pub micros: Counter,
     /// Shared with the log capability of every instance of this listener.
     pub logs_dropped: Arc<AtomicU64>,
+    /// SETs the host signed for this listener.
+    pub sets_signed: Counter,
+    /// `sign-set` calls the host refused (policy, size, audience, quota, no key).
+    pub sets_refused: Counter,
 }
 
 impl Counters {
@@ -81,6 +85,8 @@ impl Counters {
             fuel: self.fuel.get(),
             micros: self.micros.get(),
             logs_dropped: self.logs_dropped.load(Ordering::Relaxed),
+            sets_signed: self.sets_signed.get(),
+            sets_refused: self.sets_refused.get(),
         }
     }
 }
@@ -109,6 +115,10 @@ pub struct CounterSnapshot {
     pub micros: u64,
     /// Guest log lines over the per-call cap.
     pub logs_dropped: u64,
+    /// SETs signed for this listener.
+    pub sets_signed: u64,
+    /// `sign-set` calls refused (policy, size, audience, quota, no key).
+    pub sets_refused: u64,
 }
 
 impl CounterSnapshot {

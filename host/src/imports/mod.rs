@@ -28,7 +28,7 @@ pub fn linker(engine: &Engine, wasi: bool) -> wasmtime::Result<Linker<State>> {
     bindings::token::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     bindings::log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     bindings::config::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
-    bindings::signer::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    signer::add_to_linker(&mut linker)?;
     bindings::publish::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     if wasi {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;

@@ -1,28 +1,102 @@
 //! `tokenwatch:listener/signer`: sign a Security Event Token with the issuer's key. The key
-//! stays in the host; the guest gets back only the compact JWS.
+//! stays in the host (`signing::Signer`); the guest gets back only the compact JWS.
+//!
+//! Linked with `func_wrap` on the store rather than through the bindgen `Host` trait, so a
+//! call can take its fuel price from the store. Per call into the guest, each `sign-set`
+//! call (signed or refused) counts against `max_signatures_per_call` and pays
+//! `fuel_per_signature`; past the quota the answer is `quota-exceeded` at no cost; when the
+//! fuel left is less than the price, the call traps with wasmtime's `OutOfFuel` (a `fuel`
+//! trap). The time spent signing counts against the call's deadline like any other time.
 
-use crate::bindings::signer::{Host, SignError};
+use crate::bindings::signer::SignError;
+use crate::signing::{Refusal, SetPolicy, Signer};
 use crate::state::State;
+use crate::status::Counters;
+use std::sync::Arc;
+use wasmtime::component::Linker;
+use wasmtime::{StoreContextMut, Trap};
 
 /// The signing capability of one listener's store.
 #[derive(Default)]
 pub struct SignerCtx {
     signatures_this_call: u32,
+    /// The host's signer; `None` when no key is configured.
+    signer: Option<Arc<Signer>>,
+    policy: Arc<SetPolicy>,
+    counters: Arc<Counters>,
+    listener: Arc<str>,
 }
 
 impl SignerCtx {
+    pub(crate) fn new(
+        signer: Option<Arc<Signer>>,
+        policy: Arc<SetPolicy>,
+        counters: Arc<Counters>,
+        listener: Arc<str>,
+    ) -> Self {
+        SignerCtx { signatures_this_call: 0, signer, policy, counters, listener }
+    }
+
     pub(crate) fn begin_call(&mut self) {
         self.signatures_this_call = 0;
     }
+
+    fn refuse(&self, error: SignError) -> wasmtime::Result<(Result<String, SignError>,)> {
+        self.counters.sets_refused.inc();
+        Ok((Err(error),))
+    }
 }
 
-impl Host for State {
-    fn sign_set(
-        &mut self,
-        _claims: String,
-        _audience: Option<String>,
-    ) -> wasmtime::Result<Result<String, SignError>> {
-        // No key can be configured yet: say so in the WIT's own terms.
-        Ok(Err(SignError::NoKeyConfigured))
+/// Link `sign-set`.
+pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    linker.instance("tokenwatch:listener/signer@0.1.0")?.func_wrap(
+        "sign-set",
+        |mut store: StoreContextMut<'_, State>, (claims, audience): (String, Option<String>)| {
+            sign_set(&mut store, &claims, audience.as_deref())
+        },
+    )
+}
+
+fn sign_set(
+    store: &mut StoreContextMut<'_, State>,
+    claims: &str,
+    audience: Option<&str>,
+) -> wasmtime::Result<(Result<String, SignError>,)> {
+    let ctx = &mut store.data_mut().signer;
+    let Some(signer) = ctx.signer.clone() else {
+        return ctx.refuse(SignError::NoKeyConfigured);
+    };
+    if ctx.signatures_this_call >= ctx.policy.max_signatures_per_call {
+        // Logged once per call: a guest may try thousands of times.
+        if ctx.signatures_this_call == ctx.policy.max_signatures_per_call {
+            tracing::warn!(listener = %ctx.listener, max = ctx.policy.max_signatures_per_call, "SET refused: quota of signatures per call used up");
+        }
+        ctx.signatures_this_call = ctx.signatures_this_call.saturating_add(1);
+        return ctx.refuse(SignError::QuotaExceeded);
+    }
+    ctx.signatures_this_call += 1;
+    let (policy, counters, listener) = (ctx.policy.clone(), ctx.counters.clone(), ctx.listener.clone());
+    let price = signer.fuel_per_signature();
+    let fuel = store.get_fuel()?;
+    if fuel < price {
+        store.set_fuel(0)?;
+        return Err(Trap::OutOfFuel.into());
+    }
+    store.set_fuel(fuel - price)?;
+    // No lock is held here: the signer is shared, immutable, and signs through `&self`.
+    match signer.sign_set(&policy, claims, audience) {
+        Ok(jws) => {
+            counters.sets_signed.inc();
+            Ok((Ok(jws),))
+        }
+        Err(refusal) => {
+            counters.sets_refused.inc();
+            tracing::warn!(listener = %listener, "SET refused: {refusal}");
+            Ok((Err(match refusal {
+                Refusal::Refused(why) => SignError::Refused(why),
+                Refusal::TooLarge(cap) => SignError::TooLarge(cap),
+                Refusal::AudienceNotAllowed(a) => SignError::AudienceNotAllowed(a),
+            }),))
+        }
     }
 }
