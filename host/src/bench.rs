@@ -207,7 +207,12 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
             .collect(),
     );
 
+    // SET signing: the host's signer per alg, and RS256 against jsonwebtoken (signing/bench.rs).
+    let signing = crate::signing::bench_signing(Duration::from_secs(1));
+    let speedup = signing["rs256_speedup_vs_jsonwebtoken"].clone();
     Ok(json!({
+        "signing": signing,
+        "rs256_speedup_vs_jsonwebtoken": speedup,
         "machine": {
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
@@ -248,5 +253,9 @@ pub fn render(doc: &Value) -> String {
     for t in ["1", "2"] {
         line(&mut s, &format!("events/s, {t} thread(s)"), format!("{}", doc["events_per_second"][t]));
     }
+    for a in ["rs256", "ps256", "es256", "eddsa", "jsonwebtoken_rs256"] {
+        line(&mut s, &format!("SET signatures/s, {a}"), format!("{}", doc["signing"][a]["signatures_per_sec"]));
+    }
+    line(&mut s, "RS256 speedup vs jsonwebtoken", format!("{} (target >= 2)", doc["rs256_speedup_vs_jsonwebtoken"]));
     s
 }

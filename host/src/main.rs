@@ -32,8 +32,20 @@ enum Command {
         /// One JSON object per line instead of text.
         #[arg(long)]
         json: bool,
+        /// Sign SETs with this key (a JWK set with private keys, or PEM), overriding
+        /// `[signing] key_file`.
+        #[arg(long, value_name = "FILE")]
+        signing_key: Option<PathBuf>,
+        /// The `iss` of signed SETs, overriding `[signing] issuer`.
+        #[arg(long, value_name = "URL")]
+        issuer: Option<String>,
         /// The events file; `-` or nothing reads standard input.
         events: Option<PathBuf>,
+    },
+    /// Signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Measure what a sandboxed listener costs per token against native code.
     Bench {
@@ -46,6 +58,25 @@ enum Command {
         /// Interleaved rounds per figure (the median is reported).
         #[arg(long, default_value_t = 15)]
         rounds: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print the public JWK set (no private parts) receivers verify SETs with.
+    Jwks {
+        /// Read the key named by `[signing]` in this config file.
+        #[arg(long, conflicts_with = "signing_key", required_unless_present = "signing_key")]
+        config: Option<PathBuf>,
+        /// Read this key file (a JWK set with private keys, or PEM).
+        #[arg(long, value_name = "FILE")]
+        signing_key: Option<PathBuf>,
+        /// With --signing-key: the key's kid (JWK set: which key; PEM: its kid).
+        #[arg(long, requires = "signing_key")]
+        kid: Option<String>,
+        /// With --signing-key: RS256, PS256, ES256 or EdDSA (PS256 for an RSA PEM key).
+        #[arg(long, requires = "signing_key")]
+        alg: Option<String>,
     },
 }
 
@@ -73,9 +104,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listeners,
             properties,
             json,
+            signing_key,
+            issuer,
             events,
         } => {
-            let config = load_config(config, listeners, properties)?;
+            let mut config = load_config(config, listeners, properties)?;
+            tokenwatch::signing::apply_overrides(&mut config.signing, signing_key, issuer).map_err(anyhow::Error::msg)?;
             let logs = Arc::new(BufferedLog::default());
             let host = Host::builder(config).log_sink(logs.clone()).build()?;
             let input: Box<dyn std::io::Read> = match events.as_deref() {
@@ -96,6 +130,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     summary.events, summary.malformed, summary.traps
                 );
             }
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Jwks { config, signing_key, kid, alg } } => {
+            let jwks = match (config, signing_key) {
+                (_, Some(file)) => {
+                    let alg = alg.map(|a| a.parse::<tokenwatch::signing::Alg>()).transpose().map_err(anyhow::Error::msg)?;
+                    tokenwatch::signing::SigningKey::load(&file, kid.as_deref(), alg)?.public_jwks()
+                }
+                (Some(path), None) => {
+                    let config = Config::from_file(&path)?;
+                    let Some(signing) = &config.signing else {
+                        bail!("config {}: no [signing] table", path.display());
+                    };
+                    tokenwatch::signing::Signer::from_config(signing)?.public_jwks()
+                }
+                (None, None) => bail!("give --config FILE or --signing-key FILE"),
+            };
+            println!("{}", serde_json::to_string_pretty(&jwks)?);
             Ok(())
         }
         Command::Bench { json, guests, rounds } => {

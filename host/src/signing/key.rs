@@ -449,9 +449,18 @@ fn parse_pem_block(block: &pem::Pem, alg: Option<Alg>) -> Result<(Pair, Alg), St
         "EC PRIVATE KEY" => {
             let alg = pick_alg("EC", None, alg, Alg::ES256)?;
             let pair = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                .map_err(|e| match e.description_() {
-                    "WrongAlgorithm" => "unsupported curve: ES256 needs a P-256 key".to_owned(),
-                    _ => rejected(e),
+                .map_err(|e| {
+                    // Name the curve when it is another one aws-lc knows.
+                    use aws_lc_rs::signature::{ECDSA_P384_SHA384_FIXED_SIGNING as P384, ECDSA_P521_SHA512_FIXED_SIGNING as P521};
+                    if EcdsaKeyPair::from_private_key_der(&P384, der).is_ok() {
+                        "unsupported curve P-384: ES256 needs a P-256 key".to_owned()
+                    } else if EcdsaKeyPair::from_private_key_der(&P521, der).is_ok() {
+                        "unsupported curve P-521: ES256 needs a P-256 key".to_owned()
+                    } else if e.description_() == "WrongAlgorithm" {
+                        "unsupported curve: ES256 needs a P-256 key".to_owned()
+                    } else {
+                        format!("not a P-256 SEC1 EC private key ({})", rejected(e))
+                    }
                 })?;
             Ok((Pair::Ec(pair), alg))
         }

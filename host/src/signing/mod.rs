@@ -113,6 +113,36 @@ impl SigningConfig {
     }
 }
 
+/// Apply the command line's `--signing-key FILE` and `--issuer URL` over `[signing]`.
+/// A key without an issuer (from either place) is an error, and so is an issuer alone.
+pub fn apply_overrides(
+    signing: &mut Option<SigningConfig>,
+    key_file: Option<PathBuf>,
+    issuer: Option<String>,
+) -> Result<(), String> {
+    match (signing.as_mut(), key_file, issuer) {
+        (_, None, None) => {}
+        (Some(s), key, iss) => {
+            if let Some(k) = key {
+                s.key_file = k;
+                // A kid/alg chosen for the config's key need not fit another file.
+                s.kid = None;
+                s.alg = None;
+            }
+            if let Some(i) = iss {
+                s.issuer = i;
+            }
+        }
+        (None, Some(k), Some(i)) => *signing = Some(SigningConfig::new(k, i)),
+        (None, Some(_), None) => return Err("--signing-key needs --issuer URL (or [signing] issuer in the config)".into()),
+        (None, None, Some(_)) => return Err("--issuer needs --signing-key FILE (or [signing] key_file in the config)".into()),
+    }
+    if let Some(s) = signing {
+        s.validate()?;
+    }
+    Ok(())
+}
+
 /// One listener's signing policy: its configured audiences and per-call quota.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SetPolicy {
