@@ -7,3 +7,4 @@ mod lifecycle;
 mod loading;
 mod read_only;
 mod replay;
+mod signing;
