@@ -85,6 +85,9 @@ impl LimitsConfig {
         if zero(self.memory_mb) {
             return Err(format!("{place}: memory_mb must be at least 1"));
         }
+        if self.table_elements == Some(0) {
+            return Err(format!("{place}: table_elements must be at least 1"));
+        }
         if self.max_consecutive_traps == Some(0) {
             return Err(format!("{place}: max_consecutive_traps must be at least 1"));
         }
@@ -114,6 +117,9 @@ pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
 pub struct GuestLimiter {
     memory_bytes: usize,
     table_elements: usize,
+    /// Bytes of all linear memories of the instance: the limit is per instance, so a
+    /// component of several core modules cannot multiply it.
+    memory_in_use: usize,
 }
 
 impl GuestLimiter {
@@ -121,6 +127,7 @@ impl GuestLimiter {
         GuestLimiter {
             memory_bytes: limits.memory_bytes,
             table_elements: limits.table_elements,
+            memory_in_use: 0,
         }
     }
 
@@ -142,20 +149,22 @@ pub struct LimitExceeded {
 impl ResourceLimiter for GuestLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
+        let total = (self.memory_in_use + desired).saturating_sub(current);
+        if total > self.memory_bytes {
             // Trap rather than return -1: a guest that ignores a failed grow would go on
             // allocating, and the cause would be lost.
             return Err(LimitExceeded {
                 what: "memory",
                 limit: self.memory_bytes,
-                desired,
+                desired: total,
             }
             .into());
         }
+        self.memory_in_use = total;
         Ok(true)
     }
 
@@ -296,5 +305,22 @@ mod tests {
         let err = l.memory_growing(0, 1 << 30, None).unwrap_err();
         assert_eq!(TrapCause::of(&err), TrapCause::Memory);
         assert!(l.memory_growing(0, 1 << 20, None).unwrap());
+    }
+
+    #[test]
+    fn the_memory_limit_counts_every_memory_of_the_instance() {
+        let limits = Limits { memory_bytes: 10 << 20, ..Limits::default() };
+        let mut l = GuestLimiter::new(&limits);
+        assert!(l.memory_growing(0, 6 << 20, None).unwrap()); // first memory
+        assert!(l.memory_growing(6 << 20, 8 << 20, None).unwrap()); // it grows: 8 MiB in use
+        assert!(l.memory_growing(0, 2 << 20, None).unwrap()); // a second memory: 10 MiB
+        assert!(l.memory_growing(0, 1 << 20, None).is_err()); // a third would exceed
+        assert!(l.memory_growing(2 << 20, 3 << 20, None).is_err()); // so would growing one
+    }
+
+    #[test]
+    fn zero_table_elements_are_rejected() {
+        let cfg = LimitsConfig { table_elements: Some(0), ..Default::default() };
+        assert!(cfg.validate("[limits]").unwrap_err().contains("table_elements"));
     }
 }
