@@ -305,6 +305,34 @@ fn keys_jwks_prints_the_public_set() {
     assert!(k.get("d").is_none(), "{k}");
 }
 
+#[test]
+fn replay_signs_with_the_key_named_by_kid() {
+    let Some(bin) = tokenwatch_bin() else {
+        eprintln!("skipped: no tokenwatch binary next to the test binary");
+        return;
+    };
+    let mut child = std::process::Command::new(bin)
+        .args(["replay", "--json", "--listener"])
+        .arg(guest("sign-in-set"))
+        .arg("--signing-key")
+        .arg(&keys().jwks_file)
+        .args(["--kid", "set-ES256", "--issuer", ISSUER, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let event = r#"{"kind":"id_token","claims":{"iss":"https://c2id.example.com","sub":"alice","aud":"webapp","iat":1764331200}}"#;
+    writeln!(child.stdin.take().unwrap(), "{event}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let records: Vec<Value> = out.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let jws = records
+        .iter()
+        .find_map(|r| r["message"].as_str()?.strip_prefix("SET "))
+        .unwrap_or_else(|| panic!("no SET logged: {records:?}"));
+    assert_eq!(part(jws, 0), json!({"alg": "ES256", "typ": "secevent+jwt", "kid": "set-ES256"}));
+}
+
 /// Make sure jwcrypto is importable (installing it with scripts/test-deps.sh if not).
 fn python_with_jwcrypto() -> String {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());

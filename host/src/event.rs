@@ -106,13 +106,13 @@ pub struct TokenEvent {
 }
 
 impl TokenEvent {
-    /// An ID token event. `issuer` and `client_id` default to the claims' `iss` and `aud`.
+    /// An ID token event. The context defaults to the claims: issuer from `iss`, client from
+    /// `client_id`, else `azp`, else the first `aud`.
     pub fn id_token(claims: Map<String, Value>) -> Self {
         Self::build(EventKind::IdToken, Claims::new(claims), None, None, None)
     }
 
-    /// An access token event. `issuer` and `client_id` default to the claims' `iss` and
-    /// `client_id`.
+    /// An access token event, with the same context defaults as [`TokenEvent::id_token`].
     pub fn access_token(claims: Map<String, Value>) -> Self {
         Self::build(EventKind::AccessToken, Claims::new(claims), None, None, None)
     }

@@ -36,6 +36,9 @@ enum Command {
         /// `[signing] key_file`.
         #[arg(long, value_name = "FILE")]
         signing_key: Option<PathBuf>,
+        /// With --signing-key: which key of the JWK set signs (PEM: the kid SETs carry).
+        #[arg(long, requires = "signing_key")]
+        kid: Option<String>,
         /// The `iss` of signed SETs, overriding `[signing] issuer`.
         #[arg(long, value_name = "URL")]
         issuer: Option<String>,
@@ -105,11 +108,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             properties,
             json,
             signing_key,
+            kid,
             issuer,
             events,
         } => {
             let mut config = load_config(config, listeners, properties)?;
             tokenwatch::signing::apply_overrides(&mut config.signing, signing_key, issuer).map_err(anyhow::Error::msg)?;
+            if let Some(signing) = config.signing.as_mut().filter(|_| kid.is_some()) {
+                signing.kid = kid;
+            }
             let logs = Arc::new(BufferedLog::default());
             let host = Host::builder(config).log_sink(logs.clone()).build()?;
             let input: Box<dyn std::io::Read> = match events.as_deref() {

@@ -174,14 +174,21 @@ pub struct Signer {
 impl Signer {
     pub fn new(key: SigningKey, issuer: impl Into<String>) -> Signer {
         let header = serde_json::json!({"alg": key.alg().as_str(), "typ": "secevent+jwt", "kid": key.kid()});
-        Signer {
+        let signer = Signer {
             header_prefix: format!("{}.", B64.encode(header.to_string())),
             key,
             issuer: issuer.into(),
             max_set_bytes: policy::DEFAULT_MAX_SET_BYTES,
             fuel_per_signature: DEFAULT_FUEL_PER_SIGNATURE,
             rng: SystemRandom::new(),
-        }
+        };
+        // The first signature and random draw of a process pay aws-lc's one-time set-up
+        // (21.6 ms for the first RS256 SET of a replay, measured), which would otherwise land
+        // inside a listener's deadline.
+        signer.key.sign(b"warm-up");
+        let mut scratch = [0u8; 16];
+        signer.rng.fill(&mut scratch).expect("the system random source works");
+        signer
     }
 
     /// Load the key named by `[signing]`: errors name the file, the key and the problem.
