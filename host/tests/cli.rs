@@ -77,7 +77,13 @@ fn bench_json_has_the_documented_keys() {
     let o = tokenwatch(&["bench", "--json", "--rounds", "1", "--guests", dist.to_str().unwrap()], "");
     assert!(o.status.success(), "{}", stderr(&o));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for key in ["ratio_rust_guest_vs_native", "fuel_overhead_ratio", "ns_per_fuel"] {
+    for key in [
+        "ratio_rust_guest_vs_native",
+        "fuel_overhead_ratio",
+        "ns_per_fuel",
+        "empty_guest_ns",
+        "rs256_speedup_vs_jsonwebtoken",
+    ] {
         assert!(doc[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {doc}");
     }
     for n in ["1", "10", "50"] {

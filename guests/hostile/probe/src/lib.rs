@@ -21,6 +21,7 @@ enum Mode {
     Sign,
     Publish,
     PanicEvery2,
+    Noop,
 }
 
 impl Mode {
@@ -38,6 +39,7 @@ impl Mode {
             "sign" => Mode::Sign,
             "publish" => Mode::Publish,
             "panic-every-2" => Mode::PanicEvery2,
+            "noop" => Mode::Noop,
             _ => return None,
         })
     }
@@ -131,6 +133,8 @@ impl Probe {
                 }
                 log::info(&format!("ok {}", self.events));
             }
+            // Does nothing: `tokenwatch bench` measures the fixed cost of a sandboxed call.
+            Mode::Noop => {}
         }
     }
 }
