@@ -166,6 +166,31 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         sync_dispatch.insert(n.to_string(), json!(ns.round()));
     }
 
+    // The price of one host call: a probe calling one import 10 times per event, less the
+    // empty guest, divided by 10.
+    const CALLS: usize = 10;
+    let imports = ["claims.issued-at", "claims.subject", "claims.get", "context.client-id", "log"];
+    let mut callers = vec![];
+    for import in imports {
+        let mut l = named(&probe, import.into());
+        l.properties.extend([("mode".into(), "host-calls".into()), ("import".into(), import.into()), ("times".into(), CALLS.to_string())]);
+        callers.push(host_of(vec![l], false, sink.clone())?);
+    }
+    let events = &ids[..opts.batch.min(500)];
+    let mut samples = vec![vec![]; imports.len() + 1];
+    for _ in 0..opts.rounds {
+        samples[0].push(per_event(events, |e| drop(empty.dispatch(e))));
+        for (i, host) in callers.iter().enumerate() {
+            samples[i + 1].push(per_event(events, |e| drop(host.dispatch(e))));
+        }
+    }
+    let floor = median(samples[0].clone());
+    let host_call_ns: Map<String, Value> = imports
+        .iter()
+        .zip(&samples[1..])
+        .map(|(name, s)| (name.to_string(), json!(((median(s.clone()) - floor) / CALLS as f64).round())))
+        .collect();
+
     // Throughput with 1 and 2 issuing threads: ID and access tokens through two listeners.
     let mut meter = named(&metering, "metering".into());
     meter.properties.insert("report_every".into(), "1000000".into());
@@ -229,6 +254,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         "rust_guest_ns": guest_ns.round(),
         "epoch_only_ns": epoch_ns.round(),
         "empty_guest_ns": empty_ns.round(),
+        "host_call_ns": host_call_ns,
         "ratio_rust_guest_vs_native": round2(guest_ns / native),
         "fuel_overhead_ratio": round2(guest_ns / epoch_ns),
         "fuel_per_event": fuel_per_event,
@@ -252,6 +278,11 @@ pub fn render(doc: &Value) -> String {
     line(&mut s, "Rust guest, sync dispatch", format!("{} ns/event", doc["rust_guest_ns"]));
     line(&mut s, "Rust guest, epoch only (no fuel)", format!("{} ns/event", doc["epoch_only_ns"]));
     line(&mut s, "empty guest (the floor), sync", format!("{} ns/event", doc["empty_guest_ns"]));
+    if let Some(calls) = doc["host_call_ns"].as_object() {
+        for (import, ns) in calls {
+            line(&mut s, &format!("host call {import}"), format!("{ns} ns/call"));
+        }
+    }
     line(&mut s, "ratio guest / native", format!("{} (target <= 3)", doc["ratio_rust_guest_vs_native"]));
     line(&mut s, "ratio fuel / epoch only", format!("{} (target <= 1.3)", doc["fuel_overhead_ratio"]));
     line(&mut s, "fuel per event", format!("{}", doc["fuel_per_event"]));

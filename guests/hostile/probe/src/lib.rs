@@ -22,6 +22,7 @@ enum Mode {
     Publish,
     PanicEvery2,
     Noop,
+    HostCalls,
 }
 
 impl Mode {
@@ -40,6 +41,7 @@ impl Mode {
             "publish" => Mode::Publish,
             "panic-every-2" => Mode::PanicEvery2,
             "noop" => Mode::Noop,
+            "host-calls" => Mode::HostCalls,
             _ => return None,
         })
     }
@@ -50,6 +52,10 @@ struct Probe {
     mode: Mode,
     // Events seen since this instance's init (a trap means a fresh instance and count).
     events: u64,
+    // Mode `host-calls`: which import to call (property `import`) and how often per event
+    // (`times`, default 10), for `tokenwatch bench`'s price of a host call.
+    import: String,
+    times: u32,
 }
 
 impl Listener for Probe {
@@ -57,6 +63,11 @@ impl Listener for Probe {
         log::info("init");
         let mode = properties.get("mode").unwrap_or("record");
         self.mode = Mode::parse(mode).ok_or_else(|| format!("probe: unknown mode {mode:?}"))?;
+        self.import = properties.get("import").unwrap_or("claims.issued-at").to_owned();
+        self.times = match properties.get("times") {
+            None => 10,
+            Some(t) => t.parse().map_err(|_| format!("probe: times {t:?} is not a number"))?,
+        };
         if self.mode == Mode::InitFail {
             return Err("probe refused to start: mode=init-fail".into());
         }
@@ -135,11 +146,28 @@ impl Probe {
             }
             // Does nothing: `tokenwatch bench` measures the fixed cost of a sandboxed call.
             Mode::Noop => {}
+            Mode::HostCalls => self.call_imports(claims, ctx),
         }
     }
 }
 
 // black_box keeps the optimizer from proving the loop side-effect free.
+impl Probe {
+    fn call_imports(&self, claims: &Claims, ctx: &EventContext) {
+        for _ in 0..self.times {
+            match self.import.as_str() {
+                "claims.issued-at" => { let _ = black_box(claims.issued_at()); },
+                "claims.subject" => { let _ = black_box(claims.subject()); },
+                "claims.get" => { let _ = black_box(claims.get("amr")); },
+                "context.client-id" => { let _ = black_box(ctx.client_id()); },
+                // The bench's sink only counts bytes: the call and the copy are measured.
+                "log" => log::trace("sign-in sub=user-000001 iat=1764331200 client=client-123"),
+                other => panic!("probe: unknown import {other:?}"),
+            }
+        }
+    }
+}
+
 fn spin() -> ! {
     let mut n = 0u64;
     loop {
