@@ -42,6 +42,29 @@ fn an_infinite_loop_is_stopped_by_the_deadline_when_fuel_is_plentiful() {
     assert_eq!(cause(&contain(l)), TrapCause::Deadline);
 }
 
+/// Every host shares the process's engine and its one epoch thread, which parks while no host
+/// lives: deadlines must fire in hosts built side by side and in one built after all others
+/// were dropped.
+#[test]
+fn deadlines_fire_in_every_host_however_many_came_and_went() {
+    let looper = || {
+        let mut l = probe("looper", "loop");
+        // 2e9 fuel is about 100 ms of looping here (`ns_per_fuel`): without a ticking epoch
+        // the call ends in a fuel trap, and the test fails instead of hanging.
+        l.limits = LimitsConfig { fuel: Some(2_000_000_000), deadline_ms: Some(20), ..Default::default() };
+        l
+    };
+    let deadline_trap = |host: &tokenwatch::Host| cause(&host.dispatch(&id_token("alice"))[0].outcome);
+    let (a, _) = host(vec![looper()]);
+    let (b, _) = host(vec![looper()]);
+    assert_eq!(deadline_trap(&a), TrapCause::Deadline);
+    drop(a);
+    assert_eq!(deadline_trap(&b), TrapCause::Deadline);
+    drop(b);
+    let (c, _) = host(vec![looper()]);
+    assert_eq!(deadline_trap(&c), TrapCause::Deadline);
+}
+
 #[test]
 fn a_memory_grow_bomb_hits_the_memory_limit() {
     let mut l = probe("bomb", "memory-bomb");

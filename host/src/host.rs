@@ -7,9 +7,8 @@ use crate::imports::{self, log::LogSink, log::TracingSink};
 use crate::limits::{Limits, EPOCH_TICK};
 use crate::listener::{Delivery, Listener, ListenerSpec, LoadError, Shared};
 use crate::status::ListenerStatus;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use wasmtime::Engine;
 
 /// Why a host could not be built.
@@ -56,8 +55,7 @@ impl HostBuilder {
             Some(c) => Some(Arc::new(crate::signing::Signer::from_config(c)?)),
             None => None,
         };
-        let engine = engine(self.fuel).map_err(|e| HostError::Engine(format!("{e:#}")))?;
-        let ticker = Ticker::start(engine.clone());
+        let (engine, ticker) = process_engine(self.fuel).map_err(HostError::Engine)?;
         let shared = Shared {
             engine: engine.clone(),
             log_sink: self.log_sink,
@@ -93,7 +91,7 @@ impl HostBuilder {
         Ok(Host {
             listeners,
             shut_down: AtomicBool::new(false),
-            _ticker: ticker,
+            _ticking: ticker,
             signer,
         })
     }
@@ -104,7 +102,9 @@ impl HostBuilder {
 pub struct Host {
     listeners: Vec<Listener>,
     shut_down: AtomicBool,
-    _ticker: Ticker,
+    /// Keeps the epoch ticking (and deadlines firing) until the host is gone, `shutdown` in
+    /// `drop` included: `drop` runs before the fields are dropped.
+    _ticking: Ticking,
     signer: Option<Arc<crate::signing::Signer>>,
 }
 
@@ -171,37 +171,63 @@ fn engine(fuel: bool) -> wasmtime::Result<Engine> {
     Engine::new(&config)
 }
 
-/// One thread advancing the engine's epoch every `EPOCH_TICK`, so deadlines fire.
-struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+/// The engines of the process (with fuel; epoch-only for `bench`) and the one thread that
+/// advances their epochs while any `Host` lives: however many hosts a process builds, one
+/// thread wakes every `EPOCH_TICK`, and none while there is no host.
+struct Engines {
+    fueled: Engine,
+    epoch_only: Engine,
+    live_hosts: Arc<AtomicUsize>,
+    ticker: std::thread::Thread,
 }
 
-impl Ticker {
-    fn start(engine: Engine) -> Ticker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("tokenwatch-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
+fn engines() -> Result<&'static Engines, String> {
+    static ENGINES: OnceLock<Result<Engines, String>> = OnceLock::new();
+    ENGINES
+        .get_or_init(|| {
+            let fueled = engine(true).map_err(|e| format!("{e:#}"))?;
+            let epoch_only = engine(false).map_err(|e| format!("{e:#}"))?;
+            let live_hosts = Arc::new(AtomicUsize::new(0));
+            let (a, b, live) = (fueled.clone(), epoch_only.clone(), live_hosts.clone());
+            let thread = std::thread::Builder::new()
+                .name("tokenwatch-epoch".into())
+                .spawn(move || loop {
+                    if live.load(Ordering::Acquire) == 0 {
+                        std::thread::park(); // until a host is built (`Ticking::start`)
+                        continue;
+                    }
                     std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .expect("spawn the epoch thread");
-        Ticker {
-            stop,
-            thread: Some(thread),
-        }
+                    a.increment_epoch();
+                    b.increment_epoch();
+                })
+                .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
+            let ticker = thread.thread().clone();
+            Ok(Engines { fueled, epoch_only, live_hosts, ticker })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Keeps the epoch thread ticking while its host lives.
+struct Ticking(&'static Engines);
+
+impl Ticking {
+    fn start(engines: &'static Engines) -> Ticking {
+        engines.live_hosts.fetch_add(1, Ordering::AcqRel);
+        engines.ticker.unpark();
+        Ticking(engines)
     }
 }
 
-impl Drop for Ticker {
+impl Drop for Ticking {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.0.live_hosts.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// The process's engine of the wanted kind, with its epoch ticking.
+fn process_engine(fuel: bool) -> Result<(Engine, Ticking), String> {
+    let engines = engines()?;
+    let engine = if fuel { &engines.fueled } else { &engines.epoch_only };
+    Ok((engine.clone(), Ticking::start(engines)))
 }
