@@ -219,13 +219,17 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         let window = Duration::from_millis(500);
         let start = Instant::now();
         let workers: Vec<_> = (0..threads)
-            .map(|_| {
+            .map(|t| {
                 let (host, mixed) = (host.clone(), mixed.clone());
+                // Each thread walks the events with its own odd stride, as independent
+                // issuing threads would: not in lockstep on the same listener.
+                let stride = 2 * t + 1;
                 std::thread::spawn(move || {
-                    let mut n = 0u64;
+                    let (mut n, mut i) = (0u64, t);
                     while start.elapsed() < window {
-                        for e in mixed.iter().take(200) {
-                            drop(host.dispatch(e));
+                        for _ in 0..200 {
+                            drop(host.dispatch(&mixed[i]));
+                            i = (i + stride) % mixed.len();
                             n += 1;
                         }
                     }
