@@ -59,6 +59,8 @@ pub fn replay(
                 if json {
                     printer.record(json!({"type": "error", "event": index, "line": index + 1, "error": e.0}))?;
                 } else {
+                    // Flush what came before, so a terminal shows the report in its place.
+                    printer.out.flush()?;
                     writeln!(err, "line {}: skipped: {}", index + 1, e.0)?;
                 }
                 continue;
