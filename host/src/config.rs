@@ -166,21 +166,25 @@ impl Config {
             ))
         };
         let (target, value) = spec.split_once('=').ok_or_else(bad)?;
-        let (listener, key) = target.split_once('.').ok_or_else(bad)?;
-        if listener.is_empty() || key.is_empty() {
+        let (first, _) = target.split_once('.').ok_or_else(bad)?;
+        if first.is_empty() {
             return Err(bad());
         }
         let names: Vec<String> = self.listeners.iter().map(ListenerConfig::name).collect();
-        let l = self
-            .listeners
-            .iter_mut()
-            .find(|l| l.name() == listener)
-            .ok_or_else(|| {
-                ConfigError(format!(
-                    "--property {spec:?}: no listener named {listener:?} (listeners: {})",
-                    names.join(", ")
-                ))
-            })?;
+        // The longest listener name followed by `.`, so a name may itself contain dots.
+        let found = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| Some((i, target.strip_prefix(name.as_str())?.strip_prefix('.')?)))
+            .filter(|(_, key)| !key.is_empty())
+            .max_by_key(|(i, _)| names[*i].len());
+        let (index, key) = found.ok_or_else(|| {
+            ConfigError(format!(
+                "--property {spec:?}: no listener named {first:?} (listeners: {})",
+                names.join(", ")
+            ))
+        })?;
+        let l = &mut self.listeners[index];
         l.properties.insert(key.to_owned(), value.to_owned());
         Ok(())
     }
@@ -240,5 +244,18 @@ mod tests {
         assert_eq!(c.listeners[0].properties["level"], "debug");
         assert!(c.set_property("nope.k=v").unwrap_err().0.contains("no listener named"));
         assert!(c.set_property("audit=v").unwrap_err().0.contains("LISTENER.KEY=VALUE"));
+        assert!(c.set_property("audit.=v").unwrap_err().0.contains("no listener named"));
+    }
+
+    #[test]
+    fn property_overrides_reach_listeners_with_dots_in_their_names() {
+        let mut c = Config::default();
+        c.listeners.push(ListenerConfig::new("x/audit.wasm"));
+        c.listeners.push(ListenerConfig::new("x/audit.v2.wasm"));
+        c.set_property("audit.v2.mode=fast").unwrap();
+        c.set_property("audit.v3=yes").unwrap();
+        assert_eq!(c.listeners[1].properties["mode"], "fast");
+        assert_eq!(c.listeners[0].properties["v3"], "yes");
+        assert!(c.listeners[0].properties.get("v2.mode").is_none());
     }
 }
