@@ -13,7 +13,7 @@ use crate::signing::{Refusal, SetPolicy, Signer};
 use crate::state::State;
 use crate::status::Counters;
 use std::sync::Arc;
-use wasmtime::component::Linker;
+use wasmtime::component::{Linker, WasmStr};
 use wasmtime::{StoreContextMut, Trap};
 
 /// The signing capability of one listener's store.
@@ -51,15 +51,15 @@ impl SignerCtx {
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     linker.instance("tokenwatch:listener/signer@0.1.0")?.func_wrap(
         "sign-set",
-        |mut store: StoreContextMut<'_, State>, (claims, audience): (String, Option<String>)| {
-            sign_set(&mut store, &claims, audience.as_deref())
+        |mut store: StoreContextMut<'_, State>, (claims, audience): (WasmStr, Option<String>)| {
+            sign_set(&mut store, claims, audience.as_deref())
         },
     )
 }
 
 fn sign_set(
     store: &mut StoreContextMut<'_, State>,
-    claims: &str,
+    claims: WasmStr,
     audience: Option<&str>,
 ) -> wasmtime::Result<(Result<String, SignError>,)> {
     let ctx = &mut store.data_mut().signer;
@@ -83,8 +83,11 @@ fn sign_set(
         return Err(Trap::OutOfFuel.into());
     }
     store.set_fuel(fuel - price)?;
+    // Read in place from the guest's memory: content over the size cap is refused without
+    // being copied into the host.
+    let claims = claims.to_str(&*store)?;
     // No lock is held here: the signer is shared, immutable, and signs through `&self`.
-    match signer.sign_set(&policy, claims, audience) {
+    match signer.sign_set(&policy, &claims, audience) {
         Ok(jws) => {
             counters.sets_signed.inc();
             Ok((Ok(jws),))
