@@ -55,7 +55,7 @@ impl HostBuilder {
             Some(c) => Some(Arc::new(crate::signing::Signer::from_config(c)?)),
             None => None,
         };
-        let (engine, ticker) = process_engine(self.fuel).map_err(HostError::Engine)?;
+        let (engine, ticking) = process_engine(self.fuel).map_err(HostError::Engine)?;
         let shared = Shared {
             engine: engine.clone(),
             log_sink: self.log_sink,
@@ -91,7 +91,7 @@ impl HostBuilder {
         Ok(Host {
             listeners,
             shut_down: AtomicBool::new(false),
-            _ticking: ticker,
+            _ticking: ticking,
             signer,
         })
     }

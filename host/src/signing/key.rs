@@ -376,11 +376,7 @@ fn parse_jwk(jwk: &Map<String, Value>, alg: Option<Alg>) -> Result<SigningKey, S
         }
         "EC" => {
             let alg = pick_alg("EC", own_alg, alg, Alg::ES256)?;
-            match crv {
-                Some("P-256") => {}
-                Some(c) => return Err(format!("unsupported crv {c:?} for kty EC (ES256 needs P-256)")),
-                None => return Err("missing member `crv`".into()),
-            }
+            expect_crv(crv, "EC", "ES256", "P-256")?;
             let x = required(jwk, "x")?;
             let y = required(jwk, "y")?;
             let d = private(jwk, "d")?;
@@ -396,17 +392,22 @@ fn parse_jwk(jwk: &Map<String, Value>, alg: Option<Alg>) -> Result<SigningKey, S
         }
         "OKP" => {
             let alg = pick_alg("OKP", own_alg, alg, Alg::EdDSA)?;
-            match crv {
-                Some("Ed25519") => {}
-                Some(c) => return Err(format!("unsupported crv {c:?} for kty OKP (EdDSA needs Ed25519)")),
-                None => return Err("missing member `crv`".into()),
-            }
+            expect_crv(crv, "OKP", "EdDSA", "Ed25519")?;
             let x = required(jwk, "x")?;
             let d = private(jwk, "d")?;
             let pair = Ed25519KeyPair::from_seed_and_public_key(&d, &x).map_err(rejected)?;
             Ok(SigningKey::new(Pair::Ed(pair), alg, kid))
         }
         other => Err(format!("unsupported kty {other:?} (supported: RSA, EC, OKP)")),
+    }
+}
+
+/// The one curve `alg` signs with for keys of type `kty`.
+fn expect_crv(crv: Option<&str>, kty: &str, alg: &str, want: &str) -> Result<(), String> {
+    match crv {
+        Some(c) if c == want => Ok(()),
+        Some(c) => Err(format!("unsupported crv {c:?} for kty {kty} ({alg} needs {want})")),
+        None => Err("missing member `crv`".into()),
     }
 }
 
