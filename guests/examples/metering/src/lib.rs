@@ -37,7 +37,7 @@ impl Listener for Metering {
             *self.per_scope.entry(scope.to_string()).or_default() += 1;
         }
         self.total += 1;
-        if self.total % self.report_every == 0 {
+        if self.total.is_multiple_of(self.report_every) {
             log::info(&format!(
                 "access-tokens total={} clients={} scopes={}",
                 self.total,

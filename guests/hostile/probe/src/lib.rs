@@ -139,7 +139,7 @@ impl Probe {
                 Err(e) => log::info(&format!("publish-error {e:?}")),
             },
             Mode::PanicEvery2 => {
-                if self.events % 2 == 0 {
+                if self.events.is_multiple_of(2) {
                     panic!("probe panic on event {}", self.events);
                 }
                 log::info(&format!("ok {}", self.events));
