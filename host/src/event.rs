@@ -45,20 +45,21 @@ pub struct Claims {
 
 impl Claims {
     pub fn new(claims: Map<String, Value>) -> Self {
-        let mut json = String::with_capacity(64 * claims.len() + 2);
+        let mut json = Vec::with_capacity(64 * claims.len() + 2);
         let mut spans = Vec::with_capacity(claims.len());
-        json.push('{');
+        json.push(b'{');
         for (i, (name, value)) in claims.iter().enumerate() {
             if i > 0 {
-                json.push(',');
+                json.push(b',');
             }
-            json.push_str(&Value::from(name.as_str()).to_string());
-            json.push(':');
+            serde_json::to_writer(&mut json, name).expect("a string serializes");
+            json.push(b':');
             let start = json.len();
-            json.push_str(&value.to_string());
+            serde_json::to_writer(&mut json, value).expect("a JSON value serializes");
             spans.push(start..json.len());
         }
-        json.push('}');
+        json.push(b'}');
+        let json = String::from_utf8(json).expect("serde_json writes UTF-8");
         Claims { map: claims.into_iter().collect(), json, spans }
     }
 

@@ -113,10 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             events,
         } => {
             let mut config = load_config(config, listeners, properties)?;
-            tokenwatch::signing::apply_overrides(&mut config.signing, signing_key, issuer).map_err(anyhow::Error::msg)?;
-            if let Some(signing) = config.signing.as_mut().filter(|_| kid.is_some()) {
-                signing.kid = kid;
-            }
+            tokenwatch::signing::apply_overrides(&mut config.signing, signing_key, kid, issuer).map_err(anyhow::Error::msg)?;
             let logs = Arc::new(BufferedLog::default());
             let host = Host::builder(config).log_sink(logs.clone()).build()?;
             let input: Box<dyn std::io::Read> = match events.as_deref() {

@@ -113,11 +113,13 @@ impl SigningConfig {
     }
 }
 
-/// Apply the command line's `--signing-key FILE` and `--issuer URL` over `[signing]`.
+/// Apply the command line's `--signing-key FILE` (with its `--kid`) and `--issuer URL` over
+/// `[signing]`.
 /// A key without an issuer (from either place) is an error, and so is an issuer alone.
 pub fn apply_overrides(
     signing: &mut Option<SigningConfig>,
     key_file: Option<PathBuf>,
+    kid: Option<String>,
     issuer: Option<String>,
 ) -> Result<(), String> {
     match (signing.as_mut(), key_file, issuer) {
@@ -126,14 +128,14 @@ pub fn apply_overrides(
             if let Some(k) = key {
                 s.key_file = k;
                 // A kid/alg chosen for the config's key need not fit another file.
-                s.kid = None;
+                s.kid = kid;
                 s.alg = None;
             }
             if let Some(i) = iss {
                 s.issuer = i;
             }
         }
-        (None, Some(k), Some(i)) => *signing = Some(SigningConfig::new(k, i)),
+        (None, Some(k), Some(i)) => *signing = Some(SigningConfig { kid, ..SigningConfig::new(k, i) }),
         (None, Some(_), None) => return Err("--signing-key needs --issuer URL (or [signing] issuer in the config)".into()),
         (None, None, Some(_)) => return Err("--issuer needs --signing-key FILE (or [signing] key_file in the config)".into()),
     }
