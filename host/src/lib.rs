@@ -35,6 +35,7 @@ pub mod replay;
 pub mod signing;
 mod state;
 pub mod status;
+pub mod text;
 
 pub use config::{Config, ConfigError, ListenerConfig};
 pub use event::{Claims, EventContext, EventError, EventKind, TokenEvent};
