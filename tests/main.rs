@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod containment;
+mod limits;
 mod lifecycle;
 mod loading;
 mod read_only;

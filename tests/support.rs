@@ -128,3 +128,151 @@ pub fn access_token(sub: &str, client: &str, scope: &str) -> Arc<TokenEvent> {
         "jti": format!("at-{sub}"),
     }))))
 }
+
+/// A hand-written ID-token listener component (WAT) for the sandbox cases: one core module
+/// with one memory, `init` → ok, `is-enabled` → true, and `id-token-issued` running
+/// `handler` (core code with the module's memory) before it drops its borrowed handles.
+/// Fields are spliced into the text, so a case can add core modules, imports or a
+/// different signature; `component()` turns it into component bytes (the `wat` crate).
+#[derive(Clone)]
+pub struct WatListener {
+    /// The main module's memory declaration.
+    pub memory: String,
+    /// Core instructions of the handler (may use `$grow2` etc. declared in `imports`).
+    pub handler: String,
+    /// Extra imports of the main core module (`(import "m2" "grow" (func $grow2 ...))`).
+    pub imports: String,
+    /// Component items before the main instance (extra core modules and instances).
+    pub before: String,
+    /// Extra `(with ...)` clauses for the main instance.
+    pub with: String,
+    /// The component-level result type of `init`.
+    pub init_result: String,
+    /// The component-level parameters of `id-token-issued`, in the lift and in the shim
+    /// (`{claims}` and `{context}` stand for the resource type names).
+    pub handler_params: String,
+    /// The core parameters of `id-token-issued` and the local holding the context handle.
+    pub handler_core_params: String,
+    pub context_local: u32,
+}
+
+impl Default for WatListener {
+    fn default() -> Self {
+        WatListener {
+            memory: "(memory (export \"memory\") 1)".into(),
+            handler: String::new(),
+            imports: String::new(),
+            before: String::new(),
+            with: String::new(),
+            init_result: "(result (result (error string)))".into(),
+            handler_params: "(param \"claims\" (borrow {claims})) (param \"local-subject\" (option string)) (param \"context\" (borrow {context}))".into(),
+            handler_core_params: "(param i32 i32 i32 i32 i32)".into(),
+            context_local: 4,
+        }
+    }
+}
+
+impl WatListener {
+    /// A listener whose handler runs `handler`.
+    pub fn with_handler(handler: &str) -> Self {
+        WatListener { handler: handler.into(), ..Default::default() }
+    }
+
+    pub fn text(&self) -> String {
+        let params = |claims: &str, context: &str| {
+            self.handler_params.replace("{claims}", claims).replace("{context}", context)
+        };
+        format!(
+            r#"(component
+  (import "tokenwatch:listener/token@0.1.0" (instance $token
+    (export "claims" (type (sub resource)))
+    (export "event-context" (type (sub resource)))
+  ))
+  (alias export $token "claims" (type $claims))
+  (alias export $token "event-context" (type $context))
+  (core func $drop-claims (canon resource.drop $claims))
+  (core func $drop-context (canon resource.drop $context))
+  {before}
+  (core module $m
+    (import "token" "drop-claims" (func $drop-claims (param i32)))
+    (import "token" "drop-context" (func $drop-context (param i32)))
+    {imports}
+    {memory}
+    (global $heap (mut i32) (i32.const 1024))
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $p i32)
+      (local.set $p (i32.and
+        (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+        (i32.sub (i32.const 0) (local.get 2))))
+      (global.set $heap (i32.add (local.get $p) (local.get 3)))
+      (local.get $p))
+    (func (export "init") (param i32 i32) (result i32) (i32.const 0))
+    (func (export "is-enabled") (result i32) (i32.const 1))
+    (func (export "shutdown"))
+    (func (export "id-token-issued") {core_params}
+      {handler}
+      (call $drop-claims (local.get 0))
+      (call $drop-context (local.get {context_local})))
+  )
+  (core instance $token-core
+    (export "drop-claims" (func $drop-claims))
+    (export "drop-context" (func $drop-context)))
+  (core instance $i (instantiate $m (with "token" (instance $token-core)) {with}))
+  (func $init (param "properties" (list (tuple string string))) {init_result}
+    (canon lift (core func $i "init") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
+  (func $is-enabled (result bool) (canon lift (core func $i "is-enabled")))
+  (func $shutdown (canon lift (core func $i "shutdown")))
+  (instance $lifecycle
+    (export "init" (func $init))
+    (export "is-enabled" (func $is-enabled))
+    (export "shutdown" (func $shutdown)))
+  (export "tokenwatch:listener/lifecycle@0.1.0" (instance $lifecycle))
+  (func $id-token-issued {lift_params}
+    (canon lift (core func $i "id-token-issued") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
+  (component $shim
+    (import "import-type-claims" (type $c (sub resource)))
+    (import "import-type-event-context" (type $e (sub resource)))
+    (import "import-func-id-token-issued" (func $f {shim_import_params}))
+    (export $c2 "claims" (type $c))
+    (export $e2 "event-context" (type $e))
+    (export "id-token-issued" (func $f) (func {shim_export_params})))
+  (instance $id-token-listener (instantiate $shim
+    (with "import-type-claims" (type $claims))
+    (with "import-type-event-context" (type $context))
+    (with "import-func-id-token-issued" (func $id-token-issued))))
+  (export "tokenwatch:listener/id-token-listener@0.1.0" (instance $id-token-listener))
+)"#,
+            before = self.before,
+            imports = self.imports,
+            memory = self.memory,
+            core_params = self.handler_core_params,
+            handler = self.handler,
+            context_local = self.context_local,
+            with = self.with,
+            init_result = self.init_result,
+            lift_params = params("$claims", "$context"),
+            shim_import_params = params("$c", "$e"),
+            shim_export_params = params("$c2", "$e2"),
+        )
+    }
+
+    /// The component's bytes.
+    pub fn component(&self) -> Vec<u8> {
+        wat::parse_str(self.text()).unwrap_or_else(|e| panic!("bad WAT: {e}\n{}", self.text()))
+    }
+
+    /// Write the component to a file in `dir`, as `<name>.wasm`, and a listener config for it.
+    pub fn listener(&self, dir: &std::path::Path, name: &str) -> ListenerConfig {
+        let path = dir.join(format!("{name}.wasm"));
+        std::fs::write(&path, self.component()).expect("write the component");
+        ListenerConfig::new(path)
+    }
+}
+
+/// The error `Host::build` fails with for `listeners`, as text (a panic if it builds).
+pub fn build_error(listeners: Vec<ListenerConfig>) -> String {
+    match Host::builder(Config { listeners, ..Config::default() }).build() {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("expected the host to refuse the listeners"),
+    }
+}

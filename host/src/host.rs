@@ -60,6 +60,7 @@ impl HostBuilder {
             engine: engine.clone(),
             log_sink: self.log_sink,
             signer: signer.clone(),
+            fuel: self.fuel,
         };
         let linker_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let base = imports::linker(&engine, false).map_err(linker_error)?;
@@ -162,13 +163,64 @@ impl Drop for Host {
     }
 }
 
-/// The process's engine settings: components, fuel and epochs on; everything else default.
+/// The process's engine settings: components, fuel and epochs on, and only the Wasm
+/// proposals listeners need (`wasm_features`).
 fn engine(fuel: bool) -> wasmtime::Result<Engine> {
     let mut config = wasmtime::Config::new();
-    config.wasm_component_model(true);
+    wasm_features(&mut config);
     config.consume_fuel(fuel);
     config.epoch_interruption(true);
     Engine::new(&config)
+}
+
+/// Deny by default, for Wasm proposals too: every proposal the host does not need is off,
+/// so a component that uses one is refused at load, not trusted to behave.
+///
+/// On: the component model itself and Wasm 2.0's bulk memory, reference types, multi-value
+/// and SIMD, which Rust, C (clang, zig), componentize-js and componentize-py emit; extended
+/// constant expressions (only constant initialisers; LLVM's `lime1` CPU emits them).
+///
+/// Off, each for a reason:
+/// - memory64 (and 64-bit tables, and the component model's 64-bit memories): sizes past
+///   4 GiB are what once broke the memory limit's arithmetic, and no toolchain here needs them;
+/// - multi-memory within one core module (a component's several core modules still have one
+///   memory each, and wasmtime's own adapters between them keep it internally);
+/// - threads and shared memory: a listener is called on one thread at a time;
+/// - exceptions, tail calls, stack switching, GC and typed function references, wide
+///   arithmetic, relaxed SIMD (non-deterministic), custom page sizes;
+/// - the component model's async, threading, error-context, GC, map and fixed-length-list
+///   extensions.
+fn wasm_features(config: &mut wasmtime::Config) {
+    use wasmtime::WasmFeatures as F;
+    let on = F::COMPONENT_MODEL
+        | F::BULK_MEMORY
+        | F::REFERENCE_TYPES
+        | F::MULTI_VALUE
+        | F::SIMD
+        | F::EXTENDED_CONST;
+    let off = F::MEMORY64
+        | F::CM64
+        | F::MULTI_MEMORY
+        | F::THREADS
+        | F::SHARED_EVERYTHING_THREADS
+        | F::EXCEPTIONS
+        | F::LEGACY_EXCEPTIONS
+        | F::TAIL_CALL
+        | F::STACK_SWITCHING
+        | F::GC
+        | F::FUNCTION_REFERENCES
+        | F::WIDE_ARITHMETIC
+        | F::RELAXED_SIMD
+        | F::CUSTOM_PAGE_SIZES
+        | F::CM_ASYNC
+        | F::CM_MORE_ASYNC_BUILTINS
+        | F::CM_ASYNC_STACKFUL
+        | F::CM_THREADING
+        | F::CM_ERROR_CONTEXT
+        | F::CM_GC
+        | F::CM_MAP
+        | F::CM_FIXED_LENGTH_LISTS;
+    config.wasm_features(on, true).wasm_features(off, false);
 }
 
 /// The engines of the process (with fuel; epoch-only for `bench`) and the one thread that
@@ -199,6 +251,7 @@ fn engines() -> Result<&'static Engines, String> {
                     std::thread::sleep(EPOCH_TICK);
                     a.increment_epoch();
                     b.increment_epoch();
+                    crate::limits::tick();
                 })
                 .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
             let ticker = thread.thread().clone();

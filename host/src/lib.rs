@@ -36,6 +36,7 @@ pub mod signing;
 mod state;
 pub mod status;
 pub mod text;
+mod validate;
 
 pub use config::{Config, ConfigError, ListenerConfig};
 pub use event::{Claims, EventContext, EventError, EventKind, TokenEvent};

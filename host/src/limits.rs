@@ -2,6 +2,7 @@
 //! every call into the guest, and the classification of what stopped a call.
 
 use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use crate::state::State;
 use wasmtime::{ResourceLimiter, Store, Trap};
@@ -28,6 +29,9 @@ pub struct Limits {
     /// Traps in a row before a listener is quarantined. A listener that traps on every event
     /// costs a fresh instance and `init` per event; 5 in a row is a broken listener.
     pub max_consecutive_traps: u32,
+    /// The largest component file accepted, checked before compiling: compile time and
+    /// memory grow with the module (a 12 MB JS component takes 8–17 s here).
+    pub module_bytes: usize,
 }
 
 impl Default for Limits {
@@ -38,6 +42,7 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             table_elements: 100_000,
             max_consecutive_traps: 5,
+            module_bytes: 64 << 20,
         }
     }
 }
@@ -52,6 +57,7 @@ pub struct LimitsConfig {
     pub memory_mb: Option<u64>,
     pub table_elements: Option<usize>,
     pub max_consecutive_traps: Option<u32>,
+    pub module_mb: Option<u64>,
 }
 
 impl LimitsConfig {
@@ -63,47 +69,84 @@ impl LimitsConfig {
                 .deadline_ms
                 .map(Duration::from_millis)
                 .unwrap_or(base.deadline),
-            memory_bytes: self
-                .memory_mb
-                .map(|mb| (mb as usize) << 20)
-                .unwrap_or(base.memory_bytes),
+            memory_bytes: self.memory_mb.map(mib).unwrap_or(base.memory_bytes),
             table_elements: self.table_elements.unwrap_or(base.table_elements),
             max_consecutive_traps: self
                 .max_consecutive_traps
                 .unwrap_or(base.max_consecutive_traps),
+            module_bytes: self.module_mb.map(mib).unwrap_or(base.module_bytes),
         }
     }
 
     pub fn validate(&self, place: &str) -> Result<(), String> {
-        let zero = |v: Option<u64>| v == Some(0);
-        if zero(self.fuel) {
-            return Err(format!("{place}: fuel must be at least 1"));
-        }
-        if zero(self.deadline_ms) {
-            return Err(format!("{place}: deadline_ms must be at least 1"));
-        }
-        if zero(self.memory_mb) {
-            return Err(format!("{place}: memory_mb must be at least 1"));
-        }
-        if self.table_elements == Some(0) {
-            return Err(format!("{place}: table_elements must be at least 1"));
-        }
-        if self.max_consecutive_traps == Some(0) {
-            return Err(format!("{place}: max_consecutive_traps must be at least 1"));
-        }
+        let range = |key: &str, value: Option<u64>, max: u64| match value {
+            Some(0) => Err(format!("{place}: {key} must be at least 1")),
+            Some(v) if v > max => Err(format!("{place}: {key} = {v} is over the maximum of {max}")),
+            _ => Ok(()),
+        };
+        range("fuel", self.fuel, u64::MAX)?;
+        range("deadline_ms", self.deadline_ms, MAX_DEADLINE_MS)?;
+        range("memory_mb", self.memory_mb, MAX_MEMORY_MB)?;
+        range("table_elements", self.table_elements.map(|n| n as u64), MAX_TABLE_ELEMENTS as u64)?;
+        range("max_consecutive_traps", self.max_consecutive_traps.map(u64::from), u64::from(u32::MAX))?;
+        range("module_mb", self.module_mb, MAX_MODULE_MB)?;
         Ok(())
     }
 }
 
+/// MiB as bytes, saturating (`validate` keeps configured values far below the edge).
+fn mib(mb: u64) -> usize {
+    usize::try_from(mb).ok().and_then(|mb| mb.checked_mul(1 << 20)).unwrap_or(usize::MAX)
+}
+
 /// Set every budget of `store` for the next call. The one place limits are applied.
 pub(crate) fn arm(store: &mut Store<State>, limits: &Limits) -> wasmtime::Result<()> {
-    // `get_fuel` fails only on an engine built without fuel (`HostBuilder::epoch_only`).
-    if store.get_fuel().is_ok() {
+    // Not on an engine without fuel (`HostBuilder::epoch_only`), where it is an error.
+    if store.data().fuel_metered {
         store.set_fuel(limits.fuel)?;
     }
-    store.set_epoch_deadline(deadline_ticks(limits.deadline));
-    store.data_mut().begin_call(limits);
+    let ticks = deadline_ticks(limits.deadline);
+    store.set_epoch_deadline(ticks);
+    store.data_mut().begin_call(limits, now_ticks().saturating_add(ticks));
     Ok(())
+}
+
+/// Epoch ticks since the process started, counted by the thread that advances the engines'
+/// epochs: the clock a host call checks its call's deadline against, as the guest's code is
+/// checked against the epoch (one atomic load, no system call).
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// One tick passed; called by the epoch thread with every `increment_epoch`.
+pub(crate) fn tick() {
+    TICKS.fetch_add(1, Ordering::Release);
+}
+
+pub(crate) fn now_ticks() -> u64 {
+    TICKS.load(Ordering::Acquire)
+}
+
+/// The deadline of the call a host call belongs to, in the units of `now_ticks`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallDeadline(u64);
+
+impl CallDeadline {
+    pub(crate) fn at_tick(tick: u64) -> Self {
+        CallDeadline(tick)
+    }
+
+    /// Time left before the call's deadline (zero once it has passed).
+    pub fn time_left(self) -> Duration {
+        EPOCH_TICK.saturating_mul(u32::try_from(self.0.saturating_sub(now_ticks())).unwrap_or(u32::MAX))
+    }
+
+    /// `Err(Trap::Interrupt)`, the epoch deadline's own trap, once the deadline has passed,
+    /// so a host call that ran out the clock is reported as a `deadline` trap.
+    pub fn check(self) -> wasmtime::Result<()> {
+        if now_ticks() >= self.0 {
+            return Err(Trap::Interrupt.into());
+        }
+        Ok(())
+    }
 }
 
 /// A deadline as epoch ticks (at least one).
@@ -112,14 +155,48 @@ pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
     (deadline.as_nanos().div_ceil(tick) as u64).max(1)
 }
 
-/// Memory and table limits, with a record of the cause when a limit stopped the guest.
+/// The most a listener may be given, so no configured value can overflow or disable a limit.
+/// 4 GiB is the largest 32-bit linear memory (64-bit memories are off in the engine).
+pub const MAX_MEMORY_MB: u64 = 4096;
+/// A minute: far beyond any handler on the issuing path, and the most `init` of a large
+/// runtime should ever need.
+pub const MAX_DEADLINE_MS: u64 = 60_000;
+/// 10 M elements (80 MB of function pointers): ten times what a JS or Python runtime uses.
+pub const MAX_TABLE_ELEMENTS: usize = 10_000_000;
+/// Larger component files are refused before compiling (`module_mb`, at most this).
+pub const MAX_MODULE_MB: u64 = 1024;
+
+/// The most a guest may hand the host in one call (its strings and lists together, in the
+/// arguments of an import or the result of an export), enforced by wasmtime's hostcall fuel
+/// before anything is copied or decoded: over it, the call traps. A log line is kept to
+/// 4 KiB and SET content to `max_set_bytes`; 1 MiB leaves room and bounds the rest.
+pub const GUEST_TRANSFER_BYTES: usize = 1 << 20;
+
+/// `GUEST_TRANSFER_BYTES`, or more when the signer accepts larger SETs.
+pub(crate) fn guest_transfer_cap(signer: Option<&crate::signing::Signer>) -> usize {
+    let set = signer.map_or(0, |s| s.max_set_bytes().saturating_add(64 << 10));
+    GUEST_TRANSFER_BYTES.max(set)
+}
+
+/// Core instances, memories and tables one instance of a listener may create. A Rust or C
+/// component has 1–4 core instances and one memory; JS and Python runtimes a few more.
+/// Components over these are refused at load (`runtime::check_static_limits`).
+pub const MAX_CORE_INSTANCES: usize = 64;
+pub const MAX_MEMORIES: usize = 16;
+pub const MAX_TABLES: usize = 64;
+
+/// Memory and table limits. Every grow of every linear memory and table of the instance
+/// passes through here, the memories at instantiation included.
 #[derive(Debug)]
 pub struct GuestLimiter {
     memory_bytes: usize,
     table_elements: usize,
     /// Bytes of all linear memories of the instance: the limit is per instance, so a
-    /// component of several core modules cannot multiply it.
+    /// component of several core modules cannot multiply it. Only grows that succeed are
+    /// counted: a refused one traps and the instance is dropped with this count.
     memory_in_use: usize,
+    /// A grow was counted and wasmtime has not said it failed (it says nothing on success).
+    grow_counted: bool,
 }
 
 impl GuestLimiter {
@@ -128,6 +205,7 @@ impl GuestLimiter {
             memory_bytes: limits.memory_bytes,
             table_elements: limits.table_elements,
             memory_in_use: 0,
+            grow_counted: false,
         }
     }
 
@@ -135,67 +213,114 @@ impl GuestLimiter {
         self.memory_bytes = limits.memory_bytes;
         self.table_elements = limits.table_elements;
     }
+
+    /// Bytes of linear memory the instance holds.
+    pub fn memory_in_use(&self) -> usize {
+        self.memory_in_use
+    }
 }
 
-/// The error a denied `memory.grow` / `table.grow` traps with.
+/// The error a denied `memory.grow` / `table.grow` (or instantiation) traps with.
 #[derive(Debug, thiserror::Error)]
-#[error("{what} limit of {limit} exceeded (wanted {desired})")]
-pub struct LimitExceeded {
-    what: &'static str,
-    limit: usize,
-    desired: usize,
-}
+#[error("{0}")]
+pub struct LimitExceeded(pub String);
 
 impl ResourceLimiter for GuestLimiter {
     fn memory_growing(
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let total = (self.memory_in_use + desired).saturating_sub(current);
-        if total > self.memory_bytes {
+        self.grow_counted = false;
+        if maximum.is_some_and(|max| desired > max) {
+            // Past the memory's own maximum (declared, or 4 GiB): the grow fails with -1, as
+            // the Wasm spec says, and nothing is counted (wasmtime refuses it after asking).
+            return Ok(false);
+        }
+        // Checked: `current` is part of `memory_in_use`, and a sum past `usize` is over any
+        // limit. Plain arithmetic here once let a guest wrap the count and hold GiBs.
+        let total = self
+            .memory_in_use
+            .checked_sub(current)
+            .and_then(|others| others.checked_add(desired));
+        match total {
+            Some(total) if total <= self.memory_bytes => {
+                self.memory_in_use = total;
+                self.grow_counted = true;
+                Ok(true)
+            }
             // Trap rather than return -1: a guest that ignores a failed grow would go on
             // allocating, and the cause would be lost.
-            return Err(LimitExceeded {
-                what: "memory",
-                limit: self.memory_bytes,
-                desired: total,
-            }
-            .into());
+            _ => Err(LimitExceeded(format!(
+                "memory limit of {} exceeded: the instance holds {} and asked for {} more",
+                bytes(self.memory_bytes),
+                bytes(self.memory_in_use),
+                bytes(desired.saturating_sub(current)),
+            ))
+            .into()),
         }
-        self.memory_in_use = total;
-        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        if std::mem::take(&mut self.grow_counted) {
+            // The system refused memory we had counted: trap, so the count never has to be
+            // rolled back (a flag left from an earlier, successful grow also lands here:
+            // a trap is the safe side).
+            return Err(LimitExceeded(format!("memory grow failed: {error}")).into());
+        }
+        // Refused by wasmtime before asking us (past what the memory type can address):
+        // -1 for the guest, nothing counted.
+        Ok(())
     }
 
     fn table_growing(
         &mut self,
         _current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
         if desired > self.table_elements {
-            return Err(LimitExceeded {
-                what: "table",
-                limit: self.table_elements,
-                desired,
-            }
+            return Err(LimitExceeded(format!(
+                "table limit of {} elements exceeded (wanted {desired})",
+                self.table_elements
+            ))
             .into());
         }
         Ok(true)
     }
 
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(LimitExceeded(format!("table grow failed: {error}")).into())
+    }
+
     fn instances(&self) -> usize {
-        // A component instantiates a handful of core modules; JS/Python runtimes a few more.
-        64
+        MAX_CORE_INSTANCES
     }
 
     fn memories(&self) -> usize {
-        16
+        MAX_MEMORIES
     }
 
     fn tables(&self) -> usize {
-        64
+        MAX_TABLES
+    }
+}
+
+/// A byte count for messages: `64 MiB`, `15.9 MiB`, `1.5 KiB`, `12 bytes`.
+pub fn bytes(n: usize) -> String {
+    const MIB: usize = 1 << 20;
+    if n >= MIB && n % MIB == 0 {
+        format!("{} MiB", n / MIB)
+    } else if n >= MIB {
+        format!("{:.1} MiB", n as f64 / MIB as f64)
+    } else if n >= 1 << 10 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} bytes")
     }
 }
 

@@ -14,8 +14,10 @@ use crate::imports::log::{LogCtx, LogSink};
 use crate::imports::publish::PublishCtx;
 use crate::imports::signer::SignerCtx;
 use crate::imports::token::{ClaimsView, ContextView};
-use crate::imports::PROVIDED;
-use crate::limits::{arm, GuestLimiter, Limits, TrapCause};
+use crate::imports::log::MAX_MESSAGE_BYTES;
+use crate::limits::{arm, guest_transfer_cap, CallDeadline, GuestLimiter, Limits, TrapCause};
+use crate::text::for_humans;
+use crate::validate;
 use crate::state::{wasi_ctx, State};
 use crate::status::{Counters, Health, ListenerStatus};
 use parking_lot::Mutex;
@@ -117,6 +119,8 @@ pub(crate) struct Shared {
     pub log_sink: Arc<dyn LogSink>,
     /// The SET signer (`[signing]`), shared by every listener; `None` without a key.
     pub signer: Option<Arc<crate::signing::Signer>>,
+    /// Whether the engine meters fuel (not `HostBuilder::epoch_only`).
+    pub fuel: bool,
 }
 
 pub(crate) struct Listener {
@@ -141,22 +145,30 @@ impl Listener {
             path: spec.path.display().to_string(),
             message,
         };
-        let bytes = std::fs::read(&spec.path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let bytes = read_module(&spec.path, &spec.limits).map_err(fail)?;
+        let started = Instant::now();
         let component = compile(&shared.engine, &bytes).map_err(fail)?;
-        check_imports(&shared.engine, &component, spec.wasi).map_err(fail)?;
+        let compile_ms = started.elapsed().as_millis() as u64;
+        // Compile time grows with the module and is spent before the listener can serve:
+        // say what it cost, loudly when it is long.
+        if compile_ms >= SLOW_COMPILE_MS {
+            tracing::warn!(listener = %spec.name, bytes = bytes.len(), compile_ms, "slow compile");
+        } else {
+            tracing::info!(listener = %spec.name, bytes = bytes.len(), compile_ms, "compiled");
+        }
+        validate::check_imports(&shared.engine, &component, spec.wasi).map_err(fail)?;
+        validate::check_static_limits(&bytes, &component, &spec.limits).map_err(fail)?;
+        drop(bytes);
+        let handlers = validate::check_exports(linker, &component).map_err(fail)?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| fail(format!("cannot link: {e:#}")))?;
+        let index_error = |e: wasmtime::Error| fail(format!("cannot find its exports: {e:#}"));
         let exports = Exports {
-            lifecycle: lifecycle::GuestIndices::new(&pre).map_err(|_| {
-                fail("does not export tokenwatch:listener/lifecycle@0.1.0 (build it against one of the worlds in wit/listener.wit)".to_owned())
-            })?,
-            id_token: id_token_listener::GuestIndices::new(&pre).ok(),
-            access_token: access_token_listener::GuestIndices::new(&pre).ok(),
+            lifecycle: lifecycle::GuestIndices::new(&pre).map_err(index_error)?,
+            id_token: handlers.id_token.then(|| id_token_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
+            access_token: handlers.access_token.then(|| access_token_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
         };
-        if exports.id_token.is_none() && exports.access_token.is_none() {
-            return Err(fail("exports neither tokenwatch:listener/id-token-listener@0.1.0 nor tokenwatch:listener/access-token-listener@0.1.0".to_owned()));
-        }
         let health = if spec.enabled {
             Health::Starting
         } else {
@@ -290,9 +302,14 @@ impl Listener {
             ),
             publish: PublishCtx,
             wasi: wasi_ctx(),
+            deadline: CallDeadline::default(),
+            fuel_metered: self.shared.fuel,
         };
         let mut store = Store::new(&self.shared.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // Caps every string and list a guest hands the host (its imports' arguments and its
+        // exports' results) before anything is copied or decoded.
+        store.set_hostcall_fuel(guest_transfer_cap(self.shared.signer.as_deref()));
         store.epoch_deadline_trap();
         let limits = &self.spec.limits;
         arm(&mut store, limits)?;
@@ -302,7 +319,8 @@ impl Listener {
         let access_token = self.exports.access_token.as_ref().map(|i| i.load(&mut store, &instance)).transpose()?;
         arm(&mut store, limits)?;
         if let Err(message) = lifecycle.call_init(&mut store, &as_pairs(&self.spec.properties))? {
-            return Ok(Started::InitFailed(message));
+            // The guest's text, on its way to the log and the status: capped and escaped.
+            return Ok(Started::InitFailed(for_humans(&message, MAX_MESSAGE_BYTES)));
         }
         arm(&mut store, limits)?;
         if !lifecycle.call_is_enabled(&mut store)? {
@@ -397,6 +415,24 @@ fn call_handler(live: &mut Live, event: &Arc<TokenEvent>, limits: &Limits) -> wa
     result
 }
 
+/// Compile times from this one up are logged as a warning.
+const SLOW_COMPILE_MS: u64 = 1_000;
+
+/// Read a component file, refusing one over the size limit before reading it whole.
+fn read_module(path: &std::path::Path, limits: &Limits) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let len = file.metadata().map_err(|e| format!("cannot read: {e}"))?.len();
+    validate::check_size(len, limits)?;
+    // `take`: a file that grows after the check is still read only up to the limit + 1.
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(limits.module_bytes as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    validate::check_size(bytes.len() as u64, limits)?;
+    Ok(bytes)
+}
+
 /// Compile, turning the usual mistakes into messages that say what to do.
 fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
     const CORE_MODULE: [u8; 8] = *b"\0asm\x01\0\0\0";
@@ -409,27 +445,22 @@ fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
     if bytes[..8] == CORE_MODULE {
         return Err("a core WebAssembly module, not a component: run `wasm-tools component new` on it (see README, \"Write a listener\")".to_owned());
     }
-    Component::new(engine, bytes).map_err(|e| format!("not a valid component: {e:#}"))
+    Component::new(engine, bytes).map_err(|e| {
+        let e = format!("{e:#}");
+        match PROPOSAL_HINTS.iter().find(|(needle, _)| e.contains(needle)) {
+            Some((_, proposal)) => format!("not a valid component: it uses {proposal}, which tokenwatch turns off (README, \"Limits and containment\"): {e}"),
+            None => format!("not a valid component: {e}"),
+        }
+    })
 }
 
-/// Reject every import the host does not provide, or provides only with a grant.
-fn check_imports(engine: &Engine, component: &Component, wasi: bool) -> Result<(), String> {
-    let mut refused = Vec::new();
-    for (name, _) in component.component_type().imports(engine) {
-        if PROVIDED.contains(&name) {
-            continue;
-        }
-        if name.starts_with("wasi:") {
-            if !wasi {
-                refused.push(format!("{name} (WASI is not granted: set `wasi = true` for this listener)"));
-            }
-            continue;
-        }
-        refused.push(format!("{name} (not provided by this host)"));
-    }
-    if refused.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("imports the host will not link: {}", refused.join("; ")))
-    }
-}
+/// wasmparser's words for a proposal that is off, and the proposal's name.
+const PROPOSAL_HINTS: [(&str, &str); 6] = [
+    ("memory64", "64-bit memories (memory64)"),
+    ("multiple memories", "several memories in one core module (multi-memory)"),
+    ("threads", "shared memory (threads)"),
+    ("exceptions", "exception handling"),
+    ("tail calls", "tail calls"),
+    ("gc proposal", "garbage-collected types (GC)"),
+];
+

@@ -2,7 +2,7 @@
 //! host capability (see `imports/`).
 
 use crate::imports::{config::Properties, log::LogCtx, publish::PublishCtx, signer::SignerCtx};
-use crate::limits::{GuestLimiter, Limits};
+use crate::limits::{CallDeadline, GuestLimiter, Limits};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -16,11 +16,16 @@ pub struct State {
     pub(crate) publish: PublishCtx,
     /// Linked only for listeners granted WASI; deny-by-default (see `wasi_ctx`).
     pub(crate) wasi: WasiCtx,
+    /// When the current call must end: host calls that can block or take long check it.
+    pub(crate) deadline: CallDeadline,
+    /// Whether the engine meters fuel (limits and host prices apply it only then).
+    pub(crate) fuel_metered: bool,
 }
 
 impl State {
     /// Reset what is counted per call (log lines, signatures); called by `limits::arm`.
-    pub(crate) fn begin_call(&mut self, limits: &Limits) {
+    pub(crate) fn begin_call(&mut self, limits: &Limits, deadline_tick: u64) {
+        self.deadline = CallDeadline::at_tick(deadline_tick);
         self.limiter.reset(limits);
         self.log.begin_call();
         self.signer.begin_call();
@@ -38,11 +43,13 @@ impl WasiView for State {
 
 /// A WASI context that grants nothing: no preopened directories, no environment, no
 /// arguments, no network, no name lookup; stdin closed, stdout/stderr discarded. Clocks and
-/// random stay real (wasmtime-wasi has no switch for them).
+/// random stay real (wasmtime-wasi has no switch for them), but random bytes are capped per
+/// call and every wait is cut at the call's deadline (`imports::wasi`).
 pub(crate) fn wasi_ctx() -> WasiCtx {
     WasiCtx::builder()
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
+        .max_random_size(crate::imports::wasi::MAX_RANDOM_BYTES)
         .build()
 }

@@ -1,10 +1,13 @@
 //! `tokenwatch:listener/log`: guest log lines, capped per call, handed to the host's
 //! `LogSink` tagged with the listener's name.
 
-use crate::bindings::log::{Host, Level};
+use crate::bindings::log::Level;
 use crate::state::State;
+use crate::text::truncate;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use wasmtime::component::{Linker, WasmStr};
+use wasmtime::StoreContextMut;
 
 /// Longest message kept, in bytes; longer ones are cut at a character boundary. Enough for
 /// a claims set or a SET; a guest cannot flood the host's log with megabytes.
@@ -52,11 +55,15 @@ pub trait LogSink: Send + Sync {
     fn log(&self, listener: &str, level: LogLevel, message: &str);
 }
 
-/// The default sink: `tracing` events with the listener's name as a field.
+/// The default sink: `tracing` events with the listener's name as a field. The message has
+/// its control characters escaped (`\n`, `\u{1b}`, ...): one guest line is one log line, and
+/// it cannot forge host lines or drive the terminal the log is written to.
 pub struct TracingSink;
 
 impl LogSink for TracingSink {
     fn log(&self, listener: &str, level: LogLevel, message: &str) {
+        // `listener` is recorded with `Debug`, which quotes and escapes it.
+        let message = crate::text::escape_control(message);
         match level {
             LogLevel::Trace => tracing::trace!(target: "tokenwatch::guest", listener, "{message}"),
             LogLevel::Debug => tracing::debug!(target: "tokenwatch::guest", listener, "{message}"),
@@ -89,10 +96,18 @@ impl LogCtx {
         self.lines_this_call = 0;
     }
 
-    /// Emit one line, applying the caps.
-    pub fn line(&mut self, level: LogLevel, message: &str) {
+    /// Past the per-call cap: the line is counted as dropped.
+    fn over_cap(&mut self) -> bool {
         if self.lines_this_call >= MAX_LINES_PER_CALL {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Emit one line, applying the caps.
+    pub fn line(&mut self, level: LogLevel, message: &str) {
+        if self.over_cap() {
             return;
         }
         self.lines_this_call += 1;
@@ -100,22 +115,23 @@ impl LogCtx {
     }
 }
 
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-impl Host for State {
-    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        self.log.line(level.into(), &message);
-        Ok(())
-    }
+/// Link `log` with `func_wrap` on the store rather than through the bindgen `Host` trait,
+/// so the message is read in place, only as far as it is kept, and paid for in fuel.
+pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    linker.instance("tokenwatch:listener/log@0.1.0")?.func_wrap(
+        "log",
+        |mut store: StoreContextMut<'_, State>, (level, message): (Level, WasmStr)| {
+            if store.data_mut().log.over_cap() {
+                return Ok(()); // counted as dropped; the message is never read
+            }
+            let text = message.to_str(&store)?;
+            let read = text.len();
+            let kept = truncate(&text, MAX_MESSAGE_BYTES).to_owned();
+            drop(text);
+            store.data_mut().log.line(level.into(), &kept);
+            super::charge_fuel(&mut store, read as u64)
+        },
+    )
 }
 
 #[cfg(test)]
@@ -129,6 +145,37 @@ mod tests {
         fn log(&self, listener: &str, level: LogLevel, message: &str) {
             self.0.lock().push(format!("{listener} {} {message}", level.as_str()));
         }
+    }
+
+    #[test]
+    fn the_tracing_sink_writes_one_escaped_line_per_guest_line() {
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            TracingSink.log("evil\nname", LogLevel::Error, "a\nWARN tokenwatch: forged\r\x1b[2K\x1b[31mred\u{202e}");
+            TracingSink.log("ok", LogLevel::Info, "plain");
+        });
+        let text = String::from_utf8(captured.0.lock().clone()).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(!text.contains(['\x1b', '\r', '\u{202e}']), "{text:?}");
+        assert!(text.contains(r"a\nWARN tokenwatch: forged\r\u{1b}[2K\u{1b}[31mred\u{202e}"), "{text}");
+        assert!(text.contains(r#"listener="evil\nname""#), "{text}");
     }
 
     #[test]

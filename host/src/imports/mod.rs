@@ -6,11 +6,12 @@ pub mod log;
 pub mod publish;
 pub mod signer;
 pub mod token;
+pub mod wasi;
 
 use crate::bindings;
 use crate::state::State;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::Engine;
+use wasmtime::{Engine, StoreContextMut, Trap};
 
 /// Every `tokenwatch:listener` interface a guest may import, with its version.
 pub const PROVIDED: [&str; 5] = [
@@ -26,12 +27,28 @@ pub const PROVIDED: [&str; 5] = [
 pub fn linker(engine: &Engine, wasi: bool) -> wasmtime::Result<Linker<State>> {
     let mut linker = Linker::new(engine);
     bindings::token::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
-    bindings::log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    log::add_to_linker(&mut linker)?;
     bindings::config::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     signer::add_to_linker(&mut linker)?;
     bindings::publish::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     if wasi {
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasi::add_to_linker(&mut linker)?;
     }
     Ok(linker)
+}
+
+/// Take `fuel` from the calling guest's budget for work the host does on its behalf
+/// (reading its strings, signing); with less left, the call traps as out of fuel, like the
+/// guest's own code would.
+pub(crate) fn charge_fuel(store: &mut StoreContextMut<'_, State>, fuel: u64) -> wasmtime::Result<()> {
+    if !store.data().fuel_metered {
+        return Ok(());
+    }
+    let left = store.get_fuel()?;
+    if left < fuel {
+        store.set_fuel(0)?;
+        return Err(Trap::OutOfFuel.into());
+    }
+    store.set_fuel(left - fuel)?;
+    Ok(())
 }

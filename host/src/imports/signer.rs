@@ -12,9 +12,13 @@ use crate::bindings::signer::SignError;
 use crate::signing::{Refusal, SetPolicy, Signer};
 use crate::state::State;
 use crate::status::Counters;
+use crate::text::for_humans;
 use std::sync::Arc;
 use wasmtime::component::{Linker, WasmStr};
-use wasmtime::{StoreContextMut, Trap};
+use wasmtime::StoreContextMut;
+
+/// The most of a guest's text a refusal quotes in the log.
+const MAX_QUOTED_BYTES: usize = 256;
 
 /// The signing capability of one listener's store.
 #[derive(Default)]
@@ -76,25 +80,26 @@ fn sign_set(
     }
     ctx.signatures_this_call += 1;
     let (policy, counters, listener) = (ctx.policy.clone(), ctx.counters.clone(), ctx.listener.clone());
-    let price = signer.fuel_per_signature();
-    let fuel = store.get_fuel()?;
-    if fuel < price {
-        store.set_fuel(0)?;
-        return Err(Trap::OutOfFuel.into());
-    }
-    store.set_fuel(fuel - price)?;
-    // Read in place from the guest's memory: content over the size cap is refused without
-    // being copied into the host.
-    let claims = claims.to_str(&*store)?;
-    // No lock is held here: the signer is shared, immutable, and signs through `&self`.
-    match signer.sign_set(&policy, &claims, audience) {
+    super::charge_fuel(store, signer.fuel_per_signature())?;
+    // Read in place from the guest's memory (a copy only for a UTF-16 guest). What a guest
+    // can hand over at all is capped by the store's hostcall fuel before anything is read
+    // (`limits::GUEST_TRANSFER_BYTES`); what was read costs a fuel per byte, taken after
+    // signing because the text borrows the store. No lock is held: the signer is shared,
+    // immutable, and signs through `&self`.
+    let content = claims.to_str(&*store)?;
+    let read = content.len() + audience.map_or(0, str::len);
+    let signed = signer.sign_set(&policy, &content, audience);
+    drop(content);
+    super::charge_fuel(store, read as u64)?;
+    match signed {
         Ok(jws) => {
             counters.sets_signed.inc();
             Ok((Ok(jws),))
         }
         Err(refusal) => {
             counters.sets_refused.inc();
-            tracing::warn!(listener = %listener, "SET refused: {refusal}");
+            // The refusal may quote the guest's text: capped and escaped for the log.
+            tracing::warn!(listener = %listener, "SET refused: {}", for_humans(&refusal.to_string(), MAX_QUOTED_BYTES));
             Ok((Err(match refusal {
                 Refusal::Refused(why) => SignError::Refused(why),
                 Refusal::TooLarge(cap) => SignError::TooLarge(cap),

@@ -249,7 +249,8 @@ impl Signer {
         }
         let aud = match audience {
             Some(a) if policy.audiences.iter().any(|x| x == a) => Some(Value::from(a)),
-            Some(a) => return Err(Refusal::AudienceNotAllowed(a.to_owned())),
+            // Echo only the start of what the guest sent: it may be megabytes.
+            Some(a) => return Err(Refusal::AudienceNotAllowed(crate::text::truncate(a, 256).to_owned())),
             None => match policy.audiences.as_slice() {
                 [] => None,
                 [one] => Some(Value::from(one.as_str())),
