@@ -9,3 +9,4 @@ mod loading;
 mod read_only;
 mod replay;
 mod signing;
+mod wasi_deadline;
