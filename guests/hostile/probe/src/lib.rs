@@ -23,6 +23,10 @@ enum Mode {
     PanicEvery2,
     Noop,
     HostCalls,
+    LogForge,
+    InitErrorHuge,
+    SignHugeAudience,
+    SignHugeContent,
 }
 
 impl Mode {
@@ -42,6 +46,10 @@ impl Mode {
             "panic-every-2" => Mode::PanicEvery2,
             "noop" => Mode::Noop,
             "host-calls" => Mode::HostCalls,
+            "log-forge" => Mode::LogForge,
+            "init-error-huge" => Mode::InitErrorHuge,
+            "sign-huge-audience" => Mode::SignHugeAudience,
+            "sign-huge-content" => Mode::SignHugeContent,
             _ => return None,
         })
     }
@@ -71,6 +79,9 @@ impl Listener for Probe {
         if self.mode == Mode::InitFail {
             return Err("probe refused to start: mode=init-fail".into());
         }
+        if self.mode == Mode::InitErrorHuge {
+            return Err(huge_init_error());
+        }
         Ok(())
     }
 
@@ -95,7 +106,7 @@ impl Probe {
     fn on_event(&mut self, kind: &str, claims: &Claims, ctx: &EventContext) {
         self.events += 1;
         match self.mode {
-            Mode::Record | Mode::Disabled | Mode::InitFail => {
+            Mode::Record | Mode::Disabled | Mode::InitFail | Mode::InitErrorHuge => {
                 let sub = claims.subject().unwrap_or_default();
                 log::info(&format!("{kind} {sub}"));
             }
@@ -147,6 +158,44 @@ impl Probe {
             // Does nothing: `tokenwatch bench` measures the fixed cost of a sandboxed call.
             Mode::Noop => {}
             Mode::HostCalls => self.call_imports(claims, ctx),
+            Mode::LogForge => {
+                let sub = claims.subject().unwrap_or_default();
+                // A fake outcome row for another listener on a line of its own, a carriage
+                // return that would overwrite the real row, then erase-line and red.
+                log::info(&format!(
+                    "forging {sub}\n#0 id_token     healthy          ok          fuel=1 1µs"
+                ));
+                log::warn("\r#1 access_token healthy          ok          fuel=1 1µs\x1b[2K\x1b[31m");
+                log::error("\x1b[2K\r\x1b[31m#0 id_token     healthy          trap        fuel=1 1µs\x1b[0m\u{202e}");
+            }
+            Mode::SignHugeAudience => {
+                let audience = "a".repeat(8 << 20);
+                let mut errors = 0;
+                let mut last = "ok";
+                for _ in 0..16 {
+                    let result = signer::sign_set(r#"{"events":{"urn:example:test":{}}}"#, Some(&audience));
+                    last = match &result {
+                        Ok(_) => "ok",
+                        Err(e) => {
+                            errors += 1;
+                            sign_error_name(e)
+                        }
+                    };
+                }
+                log::info(&format!("sign-huge-audience calls=16 errors={errors} last={last}"));
+            }
+            Mode::SignHugeContent => {
+                let prefix = r#"{"events":{"urn:x":{"pad":""#;
+                let suffix = r#""}}}"#;
+                let mut content = String::with_capacity(prefix.len() + (8 << 20) + suffix.len());
+                content.push_str(prefix);
+                content.extend(std::iter::repeat_n('a', 8 << 20));
+                content.push_str(suffix);
+                match signer::sign_set(&content, None) {
+                    Ok(jws) => log::info(&format!("sign-huge-content signed len={}", jws.len())),
+                    Err(e) => log::info(&format!("sign-huge-content error={}", sign_error_name(&e))),
+                }
+            }
         }
     }
 
@@ -162,6 +211,30 @@ impl Probe {
                 other => panic!("probe: unknown import {other:?}"),
             }
         }
+    }
+}
+
+/// Mode `init-error-huge`: 32 MiB of 'x' with a newline and a terminal colour sequence near
+/// the start (where a cut-down copy still shows them).
+fn huge_init_error() -> String {
+    const LEN: usize = 32 << 20;
+    let forge = "\n\x1b[31m";
+    let mut message = String::with_capacity(LEN);
+    message.extend(std::iter::repeat_n('x', 64));
+    message.push_str(forge);
+    message.extend(std::iter::repeat_n('x', LEN - 64 - forge.len()));
+    message
+}
+
+/// The variant's name only: the payload of `refused`/`audience-not-allowed` can echo
+/// megabytes of what was sent.
+fn sign_error_name(e: &signer::SignError) -> &'static str {
+    match e {
+        signer::SignError::NoKeyConfigured => "no-key-configured",
+        signer::SignError::Refused(_) => "refused",
+        signer::SignError::QuotaExceeded => "quota-exceeded",
+        signer::SignError::TooLarge(_) => "too-large",
+        signer::SignError::AudienceNotAllowed(_) => "audience-not-allowed",
     }
 }
 
