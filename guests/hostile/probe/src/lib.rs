@@ -187,9 +187,10 @@ impl Probe {
             Mode::SignHugeContent => {
                 let prefix = r#"{"events":{"urn:x":{"pad":""#;
                 let suffix = r#""}}}"#;
+                // Bulk copies (`repeat`, `push_str`): little fuel, so the call is reached.
                 let mut content = String::with_capacity(prefix.len() + (8 << 20) + suffix.len());
                 content.push_str(prefix);
-                content.extend(std::iter::repeat_n('a', 8 << 20));
+                content.push_str(&"a".repeat(8 << 20));
                 content.push_str(suffix);
                 match signer::sign_set(&content, None) {
                     Ok(jws) => log::info(&format!("sign-huge-content signed len={}", jws.len())),
@@ -215,14 +216,13 @@ impl Probe {
 }
 
 /// Mode `init-error-huge`: 32 MiB of 'x' with a newline and a terminal colour sequence near
-/// the start (where a cut-down copy still shows them).
+/// the start (where a cut-down copy still shows them). Built with bulk copies (`repeat`),
+/// so it costs little fuel and holds only the 32 MiB.
 fn huge_init_error() -> String {
     const LEN: usize = 32 << 20;
     let forge = "\n\x1b[31m";
-    let mut message = String::with_capacity(LEN);
-    message.extend(std::iter::repeat_n('x', 64));
-    message.push_str(forge);
-    message.extend(std::iter::repeat_n('x', LEN - 64 - forge.len()));
+    let mut message = "x".repeat(LEN);
+    message.replace_range(64..64 + forge.len(), forge);
     message
 }
 
