@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod containment;
+mod guest_strings;
 mod limits;
 mod lifecycle;
 mod loading;

@@ -146,8 +146,10 @@ pub struct WatListener {
     pub before: String,
     /// Extra `(with ...)` clauses for the main instance.
     pub with: String,
-    /// The component-level result type of `init`.
+    /// The component-level result type of `init`, and its core body (returning the address
+    /// of the result: 0 holds zeroes, `ok`).
     pub init_result: String,
+    pub init: String,
     /// The component-level parameters of `id-token-issued`, in the lift and in the shim
     /// (`{claims}` and `{context}` stand for the resource type names).
     pub handler_params: String,
@@ -165,6 +167,7 @@ impl Default for WatListener {
             before: String::new(),
             with: String::new(),
             init_result: "(result (result (error string)))".into(),
+            init: "(i32.const 0)".into(),
             handler_params: "(param \"claims\" (borrow {claims})) (param \"local-subject\" (option string)) (param \"context\" (borrow {context}))".into(),
             handler_core_params: "(param i32 i32 i32 i32 i32)".into(),
             context_local: 4,
@@ -206,7 +209,7 @@ impl WatListener {
         (i32.sub (i32.const 0) (local.get 2))))
       (global.set $heap (i32.add (local.get $p) (local.get 3)))
       (local.get $p))
-    (func (export "init") (param i32 i32) (result i32) (i32.const 0))
+    (func (export "init") (param i32 i32) (result i32) {init})
     (func (export "is-enabled") (result i32) (i32.const 1))
     (func (export "shutdown"))
     (func (export "id-token-issued") {core_params}
@@ -250,6 +253,7 @@ impl WatListener {
             context_local = self.context_local,
             with = self.with,
             init_result = self.init_result,
+            init = self.init,
             lift_params = params("$claims", "$context"),
             shim_import_params = params("$c", "$e"),
             shim_export_params = params("$c2", "$e2"),
