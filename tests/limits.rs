@@ -221,3 +221,10 @@ fn a_module_over_the_size_limit_is_refused_before_compiling() {
     let e = build_error(vec![l]);
     assert!(e.contains("2 MiB, over the module size limit of 1 MiB"), "{e}");
 }
+
+#[test]
+fn what_loading_cost_is_in_the_status() {
+    let (host, _) = host(vec![listener("audit", "sign-in-audit")]);
+    let status = &host.status()[0];
+    assert_eq!(status.module_bytes, std::fs::metadata(guest("sign-in-audit")).unwrap().len());
+}

@@ -131,6 +131,8 @@ pub(crate) struct Listener {
     exports: Exports,
     slot: Mutex<Slot>,
     counters: Arc<Counters>,
+    /// The module's size in bytes and its compile time in ms.
+    loaded: (u64, u64),
 }
 
 impl Listener {
@@ -158,6 +160,7 @@ impl Listener {
         }
         validate::check_imports(&shared.engine, &component, spec.wasi).map_err(fail)?;
         validate::check_static_limits(&bytes, &component, &spec.limits).map_err(fail)?;
+        let module_bytes = bytes.len() as u64;
         drop(bytes);
         let handlers = validate::check_exports(linker, &component).map_err(fail)?;
         let pre = linker
@@ -186,6 +189,7 @@ impl Listener {
                 consecutive_traps: 0,
             }),
             counters: Arc::new(Counters::default()),
+            loaded: (module_bytes, compile_ms),
         })
     }
 
@@ -377,6 +381,8 @@ impl Listener {
                 .collect(),
             consecutive_traps: slot.consecutive_traps,
             counters: self.counters.snapshot(),
+            module_bytes: self.loaded.0,
+            compile_ms: self.loaded.1,
         }
     }
 }

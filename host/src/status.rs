@@ -144,6 +144,9 @@ pub struct ListenerStatus {
     pub handles: Vec<EventKind>,
     pub consecutive_traps: u32,
     pub counters: CounterSnapshot,
+    /// What loading cost: the component file's size and the time to compile it.
+    pub module_bytes: u64,
+    pub compile_ms: u64,
 }
 
 fn kinds<S: serde::Serializer>(k: &[EventKind], s: S) -> Result<S::Ok, S::Error> {
