@@ -5,6 +5,7 @@ use serde::Deserialize;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 use std::fmt;
+use std::io::{self, BufRead};
 use std::ops::Range;
 
 /// Which SPI an event belongs to.
@@ -194,6 +195,11 @@ impl TokenEvent {
     /// Parse one line of the newline-delimited JSON event format:
     /// `{"kind":"id_token"|"access_token","claims":{...},"issuer":"...","client":{...},"local_subject":"..."}`.
     pub fn from_json_line(line: &str) -> Result<Self, EventError> {
+        if line.starts_with('\u{feff}') {
+            return Err(EventError(
+                "a byte order mark (U+FEFF) before the JSON: write UTF-8 without a BOM".to_owned(),
+            ));
+        }
         let raw: RawEvent =
             serde_json::from_str(line).map_err(|e| EventError(format!("invalid event JSON: {e}")))?;
         let kind = match raw.kind.as_str() {
@@ -247,6 +253,104 @@ struct RawEvent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct EventError(pub String);
+
+/// Longest event line accepted, in bytes, not counting its line ending (`\n` or `\r\n`).
+/// A longer line is skipped up to its newline without being held in memory and reported as
+/// that line's error. 1 MiB is hundreds of times a real token's claims set.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// What one line of newline-delimited JSON holds.
+#[derive(Debug)]
+pub enum Ingress {
+    /// A valid event.
+    Event(TokenEvent),
+    /// Only whitespace: ignored.
+    Blank,
+    /// Anything else: not UTF-8, longer than [`MAX_LINE_BYTES`], not JSON, not an event.
+    Bad(EventError),
+}
+
+/// Reads newline-delimited JSON events from bytes (a file, standard input, a request body).
+/// Whatever bytes a line holds, they are that line's error and the next line is read as
+/// usual: only a failure to read the input itself ends the stream.
+pub struct EventLines<R> {
+    input: R,
+    buf: Vec<u8>,
+    next_index: usize,
+}
+
+impl<R: BufRead> EventLines<R> {
+    pub fn new(input: R) -> Self {
+        EventLines { input, buf: Vec::new(), next_index: 0 }
+    }
+
+    /// The next line: its 0-based index (blank and bad lines count) and what it holds.
+    /// `None` at the end of the input; `Err` only when the input cannot be read.
+    pub fn next_event(&mut self) -> io::Result<Option<(usize, Ingress)>> {
+        let Some((index, text)) = self.next_text()? else {
+            return Ok(None);
+        };
+        let ingress = match text {
+            Err(e) => Ingress::Bad(e),
+            Ok(text) if text.trim().is_empty() => Ingress::Blank,
+            Ok(text) => match TokenEvent::from_json_line(text) {
+                Ok(event) => Ingress::Event(event),
+                Err(e) => Ingress::Bad(e),
+            },
+        };
+        Ok(Some((index, ingress)))
+    }
+
+    /// The next line as text, without its line ending: its 0-based index and the text, or
+    /// why it is not text (invalid UTF-8, too long). `None` at the end of the input.
+    pub fn next_text(&mut self) -> io::Result<Option<(usize, Result<&str, EventError>)>> {
+        self.buf.clear();
+        // Bytes of the line so far, ending included; at most MAX_LINE_BYTES + 1 are kept
+        // (room for the `\r` of a `\r\n` ending).
+        let mut len = 0usize;
+        let mut ended = false;
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            let (take, found) = match available.iter().position(|&b| b == b'\n') {
+                Some(at) => (at, true),
+                None => (available.len(), false),
+            };
+            let room = (MAX_LINE_BYTES + 1).saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&available[..take.min(room)]);
+            len += take;
+            self.input.consume(take + usize::from(found));
+            if found {
+                ended = true;
+                break;
+            }
+        }
+        if len == 0 && !ended {
+            return Ok(None);
+        }
+        let index = self.next_index;
+        self.next_index += 1;
+        if self.buf.last() == Some(&b'\r') && len <= MAX_LINE_BYTES + 1 {
+            self.buf.pop();
+            len -= 1;
+        }
+        if len > MAX_LINE_BYTES {
+            return Ok(Some((
+                index,
+                Err(EventError(format!("line too long: {len} bytes, the limit is {MAX_LINE_BYTES}"))),
+            )));
+        }
+        let text = std::str::from_utf8(&self.buf)
+            .map_err(|e| EventError(format!("invalid UTF-8 at byte offset {}", e.valid_up_to())));
+        Ok(Some((index, text)))
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -303,6 +407,225 @@ mod tests {
         }
         assert_eq!(claims.json_of("missing"), None);
         assert_eq!(Claims::new(Map::new()).as_json(), "{}");
+    }
+
+    /// splitmix64: a deterministic generator, so a failing case is the same on every run.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn valid_line(sub: &str) -> Vec<u8> {
+        format!(r#"{{"kind":"id_token","claims":{{"sub":"{sub}","aud":"app"}}}}"#).into_bytes()
+    }
+
+    /// A line (no `\n` in it) of arbitrary bytes, biased towards what breaks line readers
+    /// and JSON parsers: invalid UTF-8, NUL, CR, BOM, surrogates, deep nesting, cut events.
+    fn junk_line(rng: &mut Rng) -> Vec<u8> {
+        let mut line = match rng.below(10) {
+            0 => (0..rng.below(48)).map(|_| rng.next() as u8).collect(),
+            1 => {
+                let mut l = valid_line("x");
+                let at = rng.below(l.len() + 1);
+                let bad: &[&[u8]] = &[b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\x80", b"\x80"];
+                l.splice(at..at, bad[rng.below(bad.len())].iter().copied());
+                l
+            }
+            2 => {
+                let mut l = valid_line("x");
+                let at = rng.below(l.len() + 1);
+                l.insert(at, if rng.below(2) == 0 { 0 } else { b'\r' });
+                l
+            }
+            3 => [&b"\xef\xbb\xbf"[..], &valid_line("x")].concat(),
+            4 => br#"{"kind":"id_token","claims":{"sub":"\ud800"}}"#.to_vec(),
+            5 => {
+                let depth = 1 + rng.below(20_000);
+                [b"{\"kind\":\"id_token\",\"claims\":{\"a\":".to_vec(), vec![b'['; depth]].concat()
+            }
+            6 => br#"{"kind":"id_token","claims":{},"x\n#9 id_token     p    ok\u001b[31m":1}"#.to_vec(),
+            7 => {
+                let ws: &[&[u8]] = &[b" ", b"\t", b"\r", b"\x0c", b"\xc2\xa0"];
+                (0..rng.below(4)).flat_map(|_| ws[rng.below(ws.len())].to_vec()).collect()
+            }
+            8 => {
+                let l = valid_line("x");
+                l[..rng.below(l.len())].to_vec()
+            }
+            _ => b"not json".to_vec(),
+        };
+        for b in &mut line {
+            if *b == b'\n' {
+                *b = b'N';
+            }
+        }
+        line
+    }
+
+    /// What a line should turn into, worked out without the reader.
+    fn expect(line: &[u8]) -> Result<Option<String>, String> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8 at byte offset {}", e.valid_up_to()))?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        TokenEvent::from_json_line(text).map(|e| Some(e.claims.string("sub").unwrap().to_owned())).map_err(|e| e.0)
+    }
+
+    fn read_all(input: impl BufRead) -> Vec<(usize, Result<Option<String>, String>)> {
+        let mut lines = EventLines::new(input);
+        let mut got = Vec::new();
+        while let Some((index, ingress)) = lines.next_event().expect("reading a slice cannot fail") {
+            got.push((
+                index,
+                match ingress {
+                    Ingress::Event(e) => Ok(Some(e.claims.string("sub").unwrap().to_owned())),
+                    Ingress::Blank => Ok(None),
+                    Ingress::Bad(e) => Err(e.0),
+                },
+            ));
+        }
+        got
+    }
+
+    #[test]
+    fn any_bytes_in_a_line_are_that_lines_error_and_the_other_lines_are_read() {
+        let mut rng = Rng(0x7e57_ab1e);
+        for case in 0..3000 {
+            let mut input = Vec::new();
+            let mut want = Vec::new();
+            let count = rng.below(12);
+            for i in 0..count {
+                let valid = rng.below(2) == 0;
+                let line = if valid { valid_line(&format!("s{case}-{i}")) } else { junk_line(&mut rng) };
+                input.extend_from_slice(&line);
+                let crlf = rng.below(3) == 0;
+                let last_unterminated = i + 1 == count && !line.is_empty() && rng.below(3) == 0;
+                let as_read = if crlf && !last_unterminated { [&line[..], b"\r"].concat() } else { line.clone() };
+                if !last_unterminated {
+                    input.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+                }
+                let expected = expect(&as_read);
+                if valid {
+                    assert_eq!(expected, Ok(Some(format!("s{case}-{i}"))), "case {case}: the oracle");
+                }
+                want.push((i, expected));
+            }
+            let got = read_all(&input[..]);
+            assert_eq!(got, want, "case {case}: {:?}", String::from_utf8_lossy(&input));
+            // The same through a tiny buffer: lines, CRLFs and UTF-8 sequences cut across reads.
+            let small = read_all(io::BufReader::with_capacity(1 + rng.below(7), &input[..]));
+            assert_eq!(small, want, "case {case} (small buffer)");
+        }
+    }
+
+    #[test]
+    fn each_kind_of_bad_line_has_its_own_reason() {
+        let input: &[u8] = b"{\"kind\":\"id_token\",\"claims\":{\"sub\":\"caf\xc3\"}}\n\
+            \xef\xbb\xbf{\"kind\":\"id_token\",\"claims\":{}}\n\
+            {\"kind\":\"id_token\",\"claims\":{\"sub\":\"a\x00b\"}}\n\
+            {\"kind\":\"id_token\",\"claims\":{\"sub\":\"\\udc00\"}}\r\n\
+            \r\n\
+            {\"kind\":\"access_token\",\"claims\":{\"sub\":\"ok\"}}\r\n";
+        let got = read_all(input);
+        let reasons: Vec<String> = got.iter().map(|(_, r)| format!("{r:?}")).collect();
+        assert_eq!(got.len(), 6, "{reasons:#?}");
+        assert_eq!(got[0].1, Err("invalid UTF-8 at byte offset 39".into()));
+        assert!(reasons[1].contains("byte order mark"), "{}", reasons[1]);
+        assert!(reasons[2].contains("control character"), "{}", reasons[2]);
+        assert!(reasons[3].contains("surrogate"), "{}", reasons[3]);
+        assert_eq!(got[4], (4, Ok(None)), "a CRLF blank line");
+        assert_eq!(got[5], (5, Ok(Some("ok".into()))));
+        let deep = [&b"{\"kind\":\"id_token\",\"claims\":{\"a\":"[..], &vec![b'['; 100_000][..]].concat();
+        let got = read_all(&deep[..]);
+        assert!(matches!(&got[..], [(0, Err(e))] if e.contains("recursion limit")), "{got:?}");
+    }
+
+    /// `n` bytes of `a` without holding them, then `rest`.
+    struct Endless {
+        left: u64,
+        rest: &'static [u8],
+        chunk: Vec<u8>,
+    }
+    impl io::Read for Endless {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            unreachable!("EventLines reads through fill_buf")
+        }
+    }
+    impl io::BufRead for Endless {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            if self.left > 0 {
+                Ok(&self.chunk[..self.chunk.len().min(self.left as usize)])
+            } else {
+                Ok(self.rest)
+            }
+        }
+        fn consume(&mut self, n: usize) {
+            if self.left > 0 {
+                self.left -= n as u64;
+            } else {
+                self.rest = &self.rest[n..];
+            }
+        }
+    }
+
+    #[test]
+    fn an_over_long_line_is_skipped_without_being_held() {
+        let huge = 256u64 << 20;
+        let mut lines = EventLines::new(Endless {
+            left: huge,
+            rest: b"\n{\"kind\":\"id_token\",\"claims\":{\"sub\":\"after\"}}\n",
+            chunk: vec![b'a'; 64 << 10],
+        });
+        let (index, first) = lines.next_event().unwrap().unwrap();
+        assert_eq!(index, 0);
+        match first {
+            Ingress::Bad(e) => assert_eq!(e.0, format!("line too long: {huge} bytes, the limit is {MAX_LINE_BYTES}")),
+            other => panic!("{other:?}"),
+        }
+        assert!(lines.buf.capacity() <= 2 * (MAX_LINE_BYTES + 1), "held {} bytes", lines.buf.capacity());
+        let (index, second) = lines.next_event().unwrap().unwrap();
+        assert!(index == 1 && matches!(&second, Ingress::Event(e) if e.claims.string("sub") == Some("after")), "{second:?}");
+        assert!(lines.next_event().unwrap().is_none());
+
+        // The limit itself: MAX_LINE_BYTES is accepted (a CRLF ending does not count), one
+        // more is not.
+        for (len, ending, too_long) in [(MAX_LINE_BYTES, &b"\r\n"[..], false), (MAX_LINE_BYTES, b"", false), (MAX_LINE_BYTES + 1, b"\n", true), (MAX_LINE_BYTES + 1, b"\r\n", true)] {
+            let input = [vec![b' '; len], ending.to_vec()].concat();
+            let got = read_all(&input[..]);
+            let want = if too_long { Err(format!("line too long: {} bytes, the limit is {MAX_LINE_BYTES}", len + usize::from(ending.len() == 2))) } else { Ok(None) };
+            assert_eq!(got, [(0, want)], "{len} bytes + {ending:?}");
+        }
+    }
+
+    #[test]
+    fn read_errors_end_the_stream_and_interruptions_do_not() {
+        struct Flaky(u32);
+        impl io::Read for Flaky {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                self.0 += 1;
+                match self.0 {
+                    1 => Err(io::ErrorKind::Interrupted.into()),
+                    2 => {
+                        out[..2].copy_from_slice(b" \n");
+                        Ok(2)
+                    }
+                    _ => Err(io::Error::other("disk on fire")),
+                }
+            }
+        }
+        let mut lines = EventLines::new(io::BufReader::new(Flaky(0)));
+        assert!(matches!(lines.next_event(), Ok(Some((0, Ingress::Blank)))));
+        assert_eq!(lines.next_event().unwrap_err().to_string(), "disk on fire");
     }
 
     #[test]

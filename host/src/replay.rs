@@ -1,14 +1,24 @@
 //! `tokenwatch replay`: newline-delimited JSON events through the listeners, one outcome per
 //! event and listener, guest log lines in between.
+//!
+//! Text output is for a terminal: every guest- or input-controlled string in it (log
+//! messages, trap messages, listener names, bad-line reasons) has its control characters
+//! escaped, so none can start a fake row, rewrite one or recolour the terminal. JSON output
+//! is escaped by serde.
 
-use crate::event::TokenEvent;
+use crate::event::{EventLines, Ingress};
 use crate::host::Host;
 use crate::imports::log::{LogLevel, LogSink};
 use crate::listener::{Delivery, Outcome};
+use crate::text::{escape_control, for_humans};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::io::{self, BufRead, Write};
 use std::sync::Arc;
+
+/// Longest bad-line reason printed in text mode, in bytes; the rest is cut (a reason can
+/// quote a field name of the line, and a line can be up to a megabyte).
+pub const MAX_REASON_BYTES: usize = 1024;
 
 /// Collects guest log lines so replay can print them with the event they belong to.
 #[derive(Default)]
@@ -47,21 +57,19 @@ pub fn replay(
     let mut summary = ReplaySummary::default();
     let mut printer = Printer { json, out };
     printer.logs(None, logs.drain())?;
-    for (index, line) in input.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let event = match TokenEvent::from_json_line(&line) {
-            Ok(event) => Arc::new(event),
-            Err(e) => {
+    let mut lines = EventLines::new(input);
+    while let Some((index, ingress)) = lines.next_event()? {
+        let event = match ingress {
+            Ingress::Event(event) => Arc::new(event),
+            Ingress::Blank => continue,
+            Ingress::Bad(e) => {
                 summary.malformed += 1;
                 if json {
                     printer.record(json!({"type": "error", "event": index, "line": index + 1, "error": e.0}))?;
                 } else {
                     // Flush what came before, so a terminal shows the report in its place.
                     printer.out.flush()?;
-                    writeln!(err, "line {}: skipped: {}", index + 1, e.0)?;
+                    writeln!(err, "line {}: skipped: {}", index + 1, for_humans(&e.0, MAX_REASON_BYTES))?;
                 }
                 continue;
             }
@@ -97,6 +105,7 @@ impl<W: Write> Printer<'_, W> {
                 self.record(json!({"type": "log", "event": event, "listener": &*listener, "level": level.as_str(), "message": message}))?;
             } else {
                 let at = event.map_or_else(|| "  ".to_owned(), |_| "   ".to_owned());
+                let (listener, message) = (escape_control(&listener), escape_control(&message));
                 writeln!(self.out, "{at} {:5} {listener}: {message}", level.as_str())?;
             }
         }
@@ -116,13 +125,13 @@ impl<W: Write> Printer<'_, W> {
             return self.record(record);
         }
         let detail = match &d.outcome {
-            Outcome::Trap { cause, message } => format!(" {cause}: {message}"),
+            Outcome::Trap { cause, message } => format!(" {cause}: {}", escape_control(message)),
             _ => String::new(),
         };
         writeln!(
             self.out,
             "#{event} {kind:12} {:16} {:11} fuel={:<8} {}µs{detail}",
-            &*d.listener,
+            escape_control(&d.listener),
             d.outcome.as_str(),
             d.fuel,
             d.micros

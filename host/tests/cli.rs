@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn tokenwatch(args: &[&str], stdin: &str) -> Output {
+fn tokenwatch(args: &[&str], stdin: impl AsRef<[u8]>) -> Output {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_tokenwatch"))
         .args(args)
@@ -12,7 +12,7 @@ fn tokenwatch(args: &[&str], stdin: &str) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_ref()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -94,5 +94,91 @@ fn bench_json_has_the_documented_keys() {
     }
     for t in ["1", "2"] {
         assert!(doc["events_per_second"][t].as_f64().is_some_and(|v| v > 0.0), "{doc}");
+    }
+}
+
+/// `guests/dist/probe.wasm` copied into `dir` as `<name>.wasm`, so listeners get that name.
+fn probe_named(dir: &std::path::Path, name: &str) -> String {
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::copy(guest("probe"), &path).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn guest_log_lines_and_bad_event_lines_cannot_forge_text_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (forge, healthy) = (probe_named(dir.path(), "forge"), probe_named(dir.path(), "healthy"));
+    let input = concat!(
+        r#"{"kind":"id_token","claims":{"sub":"alice","aud":"app"}}"#, "\n",
+        r#"{"kind":"access_token","claims":{"sub":"bob","client_id":"app"}}"#, "\n",
+        r#"{"kind":"id_token","claims":{},"x\n#9 id_token     healthy          ok          fuel=1 1µs\u001b[31m":1}"#, "\n",
+        r#"{"kind":"id_token","claims":{"sub":"carol","aud":"app"}}"#, "\n",
+    );
+    let o = tokenwatch(&["replay", "--listener", &forge, "--listener", &healthy, "--property", "forge.mode=log-forge"], input);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (name, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+        assert!(!bytes.contains(&0x1b) && !bytes.contains(&b'\r'), "ESC or CR in {name}: {:?}", String::from_utf8_lossy(bytes));
+    }
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
+    let mut rows = Vec::new();
+    for line in out.lines() {
+        if line.starts_with('#') {
+            // `#<event> <kind> <listener> <outcome> fuel=<n> <m>µs`
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let real = matches!((f[0], f[1]), ("#0", "id_token") | ("#1", "access_token") | ("#3", "id_token"));
+            assert!(real && ["forge", "healthy"].contains(&f[2]) && f[4].starts_with("fuel="), "forged row: {line:?}");
+            rows.push(format!("{} {} {} {}", f[0], f[1], f[2], f[3]));
+        } else {
+            // `   <level> <listener>: <message>` (3 spaces outside an event, 4 in one)
+            let body = line.trim_start_matches(' ');
+            let indent = line.len() - body.len();
+            let (level, rest) = body.split_once(' ').unwrap_or((body, ""));
+            let listener = rest.trim_start().split_once(": ").map_or("", |(l, _)| l);
+            assert!(
+                (indent == 3 || indent == 4) && ["trace", "debug", "info", "warn", "error"].contains(&level) && ["forge", "healthy"].contains(&listener),
+                "neither an outcome row nor a log line: {line:?}"
+            );
+        }
+    }
+    let want = [
+        "#0 id_token forge ok", "#0 id_token healthy ok",
+        "#1 access_token forge ok", "#1 access_token healthy ok",
+        "#3 id_token forge ok", "#3 id_token healthy ok",
+    ];
+    assert_eq!(rows, want, "{out}");
+    assert!(out.contains(r"forging alice\n#0 id_token     healthy          ok"), "the forged text is shown escaped: {out}");
+
+    let err = stderr(&o);
+    let reports: Vec<&str> = err.lines().filter(|l| l.starts_with("line ")).collect();
+    assert_eq!(reports.len(), 1, "{err}");
+    assert!(reports[0].starts_with("line 3: skipped: ") && reports[0].contains(r"x\n#9 id_token") && reports[0].contains(r"\u{1b}[31m"), "{err}");
+    assert_eq!(err.lines().count(), 2, "the report and the summary: {err}");
+}
+
+#[test]
+fn invalid_utf8_costs_only_its_line_on_stdin_and_from_a_file() {
+    let audit = guest("sign-in-audit");
+    let mut input = Vec::new();
+    input.extend_from_slice(b"{\"kind\":\"id_token\",\"claims\":{\"sub\":\"alice\",\"aud\":\"app\"}}\n");
+    input.extend_from_slice(b"\xff\xfe{\"kind\":\"id_token\"}\n");
+    input.extend_from_slice(b"{\"kind\":\"id_token\",\"claims\":{\"sub\":\"bob\",\"aud\":\"app\"}}\r\n");
+    input.extend_from_slice(b"{\"kind\":\"id_token\",\"claims\":{\"sub\":\"caf\xc3\"}}\n");
+    input.extend_from_slice(b"{\"kind\":\"id_token\",\"claims\":{\"sub\":\"carol\",\"aud\":\"app\"}}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.ndjson");
+    std::fs::write(&file, &input).unwrap();
+    for (how, o) in [
+        ("stdin", tokenwatch(&["replay", "--listener", &audit], &input)),
+        ("file", tokenwatch(&["replay", "--listener", &audit, file.to_str().unwrap()], b"")),
+    ] {
+        let err = stderr(&o);
+        assert!(o.status.success(), "{how}: {err}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        for row in ["#0 id_token     sign-in-audit    ok", "#2 id_token     sign-in-audit    ok", "#4 id_token     sign-in-audit    ok"] {
+            assert!(out.contains(row), "{how}: no {row:?} in\n{out}");
+        }
+        assert!(err.contains("line 2: skipped: invalid UTF-8 at byte offset 0\n"), "{how}: {err}");
+        assert!(err.contains("line 4: skipped: invalid UTF-8 at byte offset 39\n"), "{how}: {err}");
+        assert!(err.contains("3 events, 2 malformed lines skipped, 0 traps"), "{how}: {err}");
     }
 }
