@@ -4,6 +4,36 @@
 //!
 //! Supported: RS256 (the default for RSA keys, as for Connect2id's JWT access tokens), PS256,
 //! ES256 (P-256) and EdDSA (Ed25519). RSA keys must have at least 2048 bits.
+//!
+//! # Key material is wiped, not just freed
+//!
+//! Only the selected key outlives `load`, as the aws-lc key pair. Every buffer the host
+//! allocates along the way that holds secret bytes or text is wiped (`zeroize`) before it is
+//! freed, on the error paths too, so no copy is left in freed memory (core dumps, swap):
+//!
+//! - the file's bytes: one `Zeroizing<Vec<u8>>`, allocated once at the file's size (a `Vec`
+//!   that grows leaves its old copy behind unwiped; for a pipe it grows by hand, wiping the
+//!   old buffer). The text is a `&str` borrowed from it, never a copy;
+//! - a JWK set: parsed into `Json` (below), whose every string (all keys of the set, not
+//!   only the selected one, member names included) is a `Zeroizing<String>`, not into
+//!   `serde_json::Value`, whose strings would be freed unwiped;
+//! - the decoded members (`d`, `p`, `q`, `dp`, `dq`, `qi`, the EC/OKP `d`): `Zeroizing<Vec<u8>>`,
+//!   decoded in place (`decode_slice`) with no intermediate buffer;
+//! - PEM: only the private key block is decoded, by pem-rfc7468 straight into a
+//!   `Zeroizing<Vec<u8>>` DER buffer, with no intermediate copy of its base64 text.
+//!
+//! aws-lc copies what it keeps into its own memory (BIGNUMs, `EVP_PKEY`). It allocates with
+//! `OPENSSL_malloc`, and its `OPENSSL_free` (aws-lc `crypto/mem.c`) calls `OPENSSL_cleanse` on
+//! the whole block before freeing it, unless an application installs its own allocator hooks
+//! (this host does not). Its temporaries and the key pair's memory when it is dropped are
+//! therefore wiped as well.
+//!
+//! Not covered: a string written with JSON escapes (`\u0041`) is unescaped by serde_json in
+//! a scratch buffer it frees unwiped (no JWK writer escapes base64url); a few bytes of stack
+//! in the base64 decoders; text a caller passes to `from_text`, which the caller owns; and
+//! the live key pair itself, in memory (and so in a core dump or swap) while the host runs.
+//! `host/tests/key_wiping.rs` checks the host's part: an allocator scans every block Rust
+//! frees during a load for the keys' secrets (aws-lc's own `malloc`s are outside its view).
 
 use aws_lc_rs::encoding::{AsBigEndian, AsDer};
 use aws_lc_rs::rand::SystemRandom;
@@ -14,9 +44,12 @@ use aws_lc_rs::signature::{
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{json, Map, Value};
 use std::fmt;
+use std::io::{self, Read as _};
 use std::path::Path;
+use zeroize::Zeroizing;
 
 /// A JWS algorithm the host signs with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -117,17 +150,18 @@ impl SigningKey {
     /// agree with a JWK's own `alg`.
     pub fn load(path: &Path, kid: Option<&str>, alg: Option<Alg>) -> Result<SigningKey, KeyError> {
         let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| KeyError {
+        let bytes = read_secret(path).map_err(|e| KeyError {
             file: file.clone(),
             key: None,
             message: format!("cannot read: {e}"),
         })?;
-        let text = String::from_utf8(bytes).map_err(|_| KeyError {
+        // Borrowed, not copied: the only copy of the text is `bytes`, wiped when it drops.
+        let text = std::str::from_utf8(&bytes).map_err(|_| KeyError {
             file: file.clone(),
             key: None,
             message: "not text: expected a JWK set (JSON) or PEM (DER files are not supported)".into(),
         })?;
-        SigningKey::from_text(&text, &file, kid, alg)
+        SigningKey::from_text(text, &file, kid, alg)
     }
 
     /// Like `load`, from the file's text; `file` names it in errors.
@@ -230,40 +264,193 @@ fn rejected(e: aws_lc_rs::error::KeyRejected) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
+// Reading the file
+
+/// Read the whole file into one zeroizing buffer. A regular file is read into a single
+/// allocation of its size plus one byte (so its end is seen without growing). A pipe or
+/// other stream of unknown size grows by hand: a new zeroizing buffer, a copy, and the old
+/// buffer wiped as it drops. `Vec`'s own growth would free the old copy unwiped.
+fn read_secret(path: &Path) -> io::Result<Zeroizing<Vec<u8>>> {
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata().ok().and_then(|m| usize::try_from(m.len()).ok()).unwrap_or(0);
+    let mut buf = Zeroizing::new(vec![0u8; size.saturating_add(1).max(512)]);
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            let mut bigger = Zeroizing::new(vec![0u8; buf.len().saturating_mul(2)]);
+            bigger[..filled].copy_from_slice(&buf[..filled]);
+            buf = bigger;
+        }
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled); // Keeps the allocation; `Zeroizing` wipes all of it on drop.
+    Ok(buf)
+}
+
+// ---------------------------------------------------------------------------------------
 // JWK sets
+
+/// A parsed JSON document whose every string, member names included, is wiped when it is
+/// dropped. This covers every key of the set, not only the selected one, and also the
+/// partial tree serde_json drops when the JSON turns out to be invalid halfway.
+/// `serde_json::Value` cannot do this: its strings are freed unwiped.
+enum Json {
+    Str(Zeroizing<String>),
+    Array(Vec<Json>),
+    /// Members in document order. A repeated name: the last one counts, as in serde_json.
+    Object(Vec<(Zeroizing<String>, Json)>),
+    /// `null`, a boolean or a number. A JWK keeps no secret in those.
+    Other,
+}
+
+impl Json {
+    fn parse(text: &str) -> serde_json::Result<Json> {
+        serde_json::from_str(text)
+    }
+
+    fn get(&self, name: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members.iter().rev().find(|(k, _)| k.as_str() == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn as_array(&self) -> Option<&[Json]> {
+        match self {
+            Json::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn is_object(&self) -> bool {
+        matches!(self, Json::Object(_))
+    }
+}
+
+impl PartialEq<&str> for Json {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
+
+/// Each string goes straight from the input text into an exact-size `Zeroizing<String>`.
+/// The one exception is inside serde_json: a string with escapes (`\u0041`) is first
+/// unescaped into its scratch buffer, which it frees unwiped. No JWK writer escapes
+/// base64url text.
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
+        Ok(Json::Other)
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Json, E> {
+        Ok(Json::Str(Zeroizing::new(s.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Json, E> {
+        Ok(Json::Str(Zeroizing::new(s)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        // Growing this vector moves only `Json` handles (pointers), never string bytes.
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Json>()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut members = Vec::new();
+        while let Some(name) = map.next_key::<Json>()? {
+            let value = map.next_value::<Json>()?;
+            match name {
+                Json::Str(name) => members.push((name, value)),
+                _ => return Err(de::Error::custom("a member name that is not a string")),
+            }
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
 
 fn from_jwk_set(text: &str, file: &str, kid: Option<&str>, alg: Option<Alg>) -> Result<SigningKey, KeyError> {
     let err = |key: Option<String>, message: String| KeyError { file: file.into(), key, message };
-    let doc: Value = serde_json::from_str(text).map_err(|e| err(None, format!("not valid JSON: {e}")))?;
-    let keys: Vec<&Map<String, Value>> = match doc.get("keys") {
-        Some(Value::Array(keys)) => keys
+    // Every string of the document (all its keys) is wiped when `doc` drops, on every path.
+    let doc = Json::parse(text).map_err(|e| err(None, format!("not valid JSON: {e}")))?;
+    let keys: Vec<&Json> = match doc.get("keys") {
+        Some(Json::Array(keys)) => keys
             .iter()
             .enumerate()
-            .map(|(i, k)| k.as_object().ok_or_else(|| err(Some(format!("key {i}")), "not a JSON object".into())))
+            .map(|(i, k)| if k.is_object() { Ok(k) } else { Err(err(Some(format!("key {i}")), "not a JSON object".into())) })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(err(None, "`keys` is not an array".into())),
-        None if doc.get("kty").is_some() => vec![doc.as_object().expect("checked")],
+        None if doc.get("kty").is_some() => vec![&doc],
         None => return Err(err(None, "a JSON object without `keys` (nor a single JWK with `kty`)".into())),
     };
-    let name = |i: usize, k: &Map<String, Value>| match k.get("kid").and_then(Value::as_str) {
+    let name = |i: usize, k: &Json| match k.get("kid").and_then(Json::as_str) {
         Some(kid) => format!("key {i} (kid {kid:?})"),
         None => format!("key {i}"),
     };
-    let is_signing = |k: &Map<String, Value>| {
-        let use_ok = k.get("use").is_none_or(|u| u == "sig");
+    let is_signing = |k: &Json| {
+        let use_ok = k.get("use").is_none_or(|u| *u == "sig");
         let ops_ok = k
             .get("key_ops")
-            .and_then(Value::as_array)
-            .is_none_or(|ops| ops.iter().any(|o| o == "sign"));
+            .and_then(Json::as_array)
+            .is_none_or(|ops| ops.iter().any(|o| *o == "sign"));
         use_ok && ops_ok
     };
     let (index, jwk) = match kid {
         Some(want) => {
-            let found = keys.iter().enumerate().find(|(_, k)| k.get("kid").and_then(Value::as_str) == Some(want));
+            let found = keys.iter().enumerate().find(|(_, k)| k.get("kid").and_then(Json::as_str) == Some(want));
             let Some((i, k)) = found else {
                 let kids: Vec<String> = keys
                     .iter()
-                    .filter_map(|k| k.get("kid").and_then(Value::as_str).map(|s| format!("{s:?}")))
+                    .filter_map(|k| k.get("kid").and_then(Json::as_str).map(|s| format!("{s:?}")))
                     .collect();
                 return Err(err(None, format!("no key with kid {want:?} (kids in the set: {})", if kids.is_empty() { "none".into() } else { kids.join(", ") })));
             };
@@ -282,22 +469,31 @@ fn from_jwk_set(text: &str, file: &str, kid: Option<&str>, alg: Option<Alg>) -> 
     parse_jwk(jwk, alg).map_err(|m| err(Some(name(index, jwk)), m))
 }
 
-fn member(jwk: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, String> {
+/// A base64url member, decoded straight into an exact-size zeroizing buffer (wiped on drop,
+/// on the error paths too). Used for the public members as well, so that no member needs
+/// thought about whether it is secret.
+fn member(jwk: &Json, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
     match jwk.get(name) {
         None => Ok(None),
-        Some(Value::String(s)) => B64
-            .decode(s.trim_end_matches('='))
-            .map(Some)
-            .map_err(|e| format!("member `{name}` is not base64url: {e}")),
+        Some(Json::Str(s)) => {
+            let s = s.trim_end_matches('=');
+            let mut out = Zeroizing::new(vec![0u8; base64::decoded_len_estimate(s.len())]);
+            let n = B64.decode_slice(s, &mut out[..]).map_err(|e| match e {
+                base64::DecodeSliceError::DecodeError(e) => format!("member `{name}` is not base64url: {e}"),
+                base64::DecodeSliceError::OutputSliceTooSmall => format!("member `{name}` is not base64url"),
+            })?;
+            out.truncate(n);
+            Ok(Some(out))
+        }
         Some(_) => Err(format!("member `{name}` is not a string")),
     }
 }
 
-fn required(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
+fn required(jwk: &Json, name: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     member(jwk, name)?.ok_or_else(|| format!("missing member `{name}`"))
 }
 
-fn private(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
+fn private(jwk: &Json, name: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     member(jwk, name)?.ok_or_else(|| format!("missing private part (`{name}`): this is a public key; the host needs the private key to sign"))
 }
 
@@ -334,15 +530,17 @@ fn pick_alg(family: &str, own: Option<&str>, configured: Option<Alg>, default: A
     Ok(own.or(configured).unwrap_or(default))
 }
 
-fn parse_jwk(jwk: &Map<String, Value>, alg: Option<Alg>) -> Result<SigningKey, String> {
+fn parse_jwk(jwk: &Json, alg: Option<Alg>) -> Result<SigningKey, String> {
     let kid = match jwk.get("kid") {
         None => None,
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Json::Str(s)) if !s.is_empty() => Some(s.as_str().to_owned()),
         Some(_) => return Err("`kid` is not a non-empty string".into()),
     };
     let own_alg = jwk.get("alg").map(|a| a.as_str().ok_or("`alg` is not a string")).transpose()?;
-    let kty = jwk.get("kty").and_then(Value::as_str).ok_or("missing `kty`")?;
-    let crv = jwk.get("crv").and_then(Value::as_str);
+    let kty = jwk.get("kty").and_then(Json::as_str).ok_or("missing `kty`")?;
+    let crv = jwk.get("crv").and_then(Json::as_str);
+    // Every decoded member below is a `Zeroizing<Vec<u8>>`: wiped when this function returns,
+    // whichever way. aws-lc copies what it keeps into its own memory (see the module doc).
     match kty {
         "RSA" => {
             let alg = pick_alg("RSA", own_alg, alg, Alg::RS256)?;
@@ -356,20 +554,20 @@ fn parse_jwk(jwk: &Map<String, Value>, alg: Option<Alg>) -> Result<SigningKey, S
             if jwk.contains_key("oth") {
                 return Err("multi-prime RSA keys (`oth`) are not supported".into());
             }
-            let mut crt = Vec::new();
-            for m in ["p", "q", "dp", "dq", "qi"] {
-                crt.push(member(jwk, m)?.ok_or_else(|| {
+            let crt = |m: &str| {
+                member(jwk, m)?.ok_or_else(|| {
                     format!("missing member `{m}`: RSA private keys need the CRT parameters p, q, dp, dq, qi")
-                })?);
-            }
+                })
+            };
+            let (p, q, dp, dq, qi) = (crt("p")?, crt("q")?, crt("dp")?, crt("dq")?, crt("qi")?);
             let components = KeyPairComponents {
                 public_key: PublicKeyComponents { n: strip_zeros(&n), e: strip_zeros(&e) },
                 d: &d[..],
-                p: &crt[0][..],
-                q: &crt[1][..],
-                dP: &crt[2][..],
-                dQ: &crt[3][..],
-                qInv: &crt[4][..],
+                p: &p[..],
+                q: &q[..],
+                dP: &dp[..],
+                dQ: &dq[..],
+                qInv: &qi[..],
             };
             let pair = RsaKeyPair::from_components(&components).map_err(rejected)?;
             Ok(SigningKey::new(Pair::Rsa(pair), alg, kid))
@@ -383,9 +581,10 @@ fn parse_jwk(jwk: &Map<String, Value>, alg: Option<Alg>) -> Result<SigningKey, S
             if x.len() != 32 || y.len() != 32 || d.len() != 32 {
                 return Err("P-256 members `x`, `y` and `d` must be 32 bytes each".into());
             }
-            let mut point = vec![4u8];
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
+            let mut point = [0u8; 65];
+            point[0] = 4;
+            point[1..33].copy_from_slice(&x);
+            point[33..].copy_from_slice(&y);
             let pair = EcdsaKeyPair::from_private_key_and_public_key(&ECDSA_P256_SHA256_FIXED_SIGNING, &d, &point)
                 .map_err(rejected)?;
             Ok(SigningKey::new(Pair::Ec(pair), alg, kid))
@@ -419,33 +618,91 @@ const OID_EC: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2
 const OID_P256: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_ED25519: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.3.101.112");
 
+/// The PEM blocks of `text`: each block's label and its text from `-----BEGIN` through the
+/// end of its `-----END <label>-----` line, borrowed from `text` (no copy). Text between
+/// blocks is ignored.
+fn pem_blocks(text: &str) -> Result<Vec<(&str, &str)>, String> {
+    const BEGIN: &str = "-----BEGIN ";
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start + BEGIN.len()..];
+        let label = after
+            .find("-----")
+            .map(|end| &after[..end])
+            .filter(|label| !label.contains(['\n', '\r']))
+            .ok_or("a \"-----BEGIN\" line without its closing \"-----\"")?;
+        let body = start + BEGIN.len() + label.len() + "-----".len();
+        let end_line = format!("-----END {label}-----");
+        let end = rest[body..]
+            .find(&end_line)
+            .map(|at| body + at + end_line.len())
+            .ok_or_else(|| format!("no {end_line:?} line"))?;
+        blocks.push((label, &rest[start..end]));
+        rest = &rest[end..];
+    }
+    Ok(blocks)
+}
+
+/// Decode one PEM block (RFC 7468, with pem-rfc7468) straight into an exact-size zeroizing
+/// buffer: no intermediate copy of its base64 text nor of the DER, and the buffer is wiped
+/// on the error paths too. The line width is the block's own (64 for OpenSSL; some
+/// tools wrap at 76): every line but the last must have it.
+fn decode_pem_block(block: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    let first_line = block.lines().nth(1).unwrap_or("").trim_end();
+    let width = first_line.len().max(4);
+    // RFC 7468 has no headers; base64 has no `:`. A `Proc-Type: 4,ENCRYPTED` header is the
+    // usual reason (OpenSSL's legacy encrypted PEM).
+    let pem_error = |e: pem_rfc7468::Error| {
+        if block.contains(':') {
+            "not valid PEM: it has headers (`Proc-Type: 4,ENCRYPTED`?): encrypted private keys are not supported (decrypt it: `openssl pkcs8 -topk8 -nocrypt`)".to_owned()
+        } else {
+            format!("not valid PEM: {e}")
+        }
+    };
+    let mut decoder = pem_rfc7468::Decoder::new_wrapped(block.as_bytes(), width).map_err(pem_error)?;
+    let mut der = Zeroizing::new(vec![0u8; decoder.remaining_len()]);
+    let n = decoder.decode(&mut der[..]).map_err(pem_error)?.len();
+    if !decoder.is_finished() {
+        return Err("not valid PEM: trailing data in the block".into());
+    }
+    der.truncate(n);
+    Ok(der)
+}
+
 fn from_pem(text: &str, file: &str, kid: Option<&str>, alg: Option<Alg>) -> Result<SigningKey, KeyError> {
     let err = |key: Option<String>, message: String| KeyError { file: file.into(), key, message };
-    let blocks = pem::parse_many(text).map_err(|e| err(None, format!("not valid PEM: {e}")))?;
-    let Some((i, block)) = blocks
+    let blocks = pem_blocks(text).map_err(|e| err(None, format!("not valid PEM: {e}")))?;
+    let Some((i, &(label, block))) = blocks
         .iter()
         .enumerate()
-        .find(|(_, b)| matches!(b.tag(), "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "ENCRYPTED PRIVATE KEY"))
+        .find(|(_, (label, _))| matches!(*label, "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "ENCRYPTED PRIVATE KEY"))
     else {
-        let tags: Vec<&str> = blocks.iter().map(|b| b.tag()).collect();
+        let labels: Vec<&str> = blocks.iter().map(|(label, _)| *label).collect();
         return Err(err(None, format!(
             "missing private part: no PRIVATE KEY block (found: {})",
-            if tags.is_empty() { "nothing".into() } else { tags.join(", ") }
+            if labels.is_empty() { "nothing".into() } else { labels.join(", ") }
         )));
     };
-    let name = format!("PEM block {i} ({})", block.tag());
-    parse_pem_block(block, alg)
+    let name = format!("PEM block {i} ({label})");
+    // Only the selected block is decoded; other blocks (certificates, a second key) never are.
+    parse_pem_block(label, block, alg)
         .map(|(pair, alg)| SigningKey::new(pair, alg, kid.map(str::to_owned)))
         .map_err(|m| err(Some(name), m))
 }
 
-fn parse_pem_block(block: &pem::Pem, alg: Option<Alg>) -> Result<(Pair, Alg), String> {
-    let der = block.contents();
+fn parse_pem_block(label: &str, block: &str, alg: Option<Alg>) -> Result<(Pair, Alg), String> {
+    if label == "ENCRYPTED PRIVATE KEY" {
+        return Err("encrypted private keys are not supported (decrypt it: `openssl pkcs8 -topk8 -nocrypt`)".into());
+    }
+    // The DER: wiped when this function returns. aws-lc parses it in place (a CBS over the
+    // slice) into its own memory.
+    let der_buf = decode_pem_block(block)?;
+    let der = &der_buf[..];
     let rsa = |pair: RsaKeyPair| -> Result<(Pair, Alg), String> {
         Ok((Pair::Rsa(pair), pick_alg("RSA", None, alg, Alg::RS256)?))
     };
-    match block.tag() {
-        "ENCRYPTED PRIVATE KEY" => Err("encrypted private keys are not supported (decrypt it: `openssl pkcs8 -topk8 -nocrypt`)".into()),
+    match label {
         "RSA PRIVATE KEY" => rsa(RsaKeyPair::from_der(der).map_err(rejected)?),
         "EC PRIVATE KEY" => {
             let alg = pick_alg("EC", None, alg, Alg::ES256)?;
