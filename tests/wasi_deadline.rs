@@ -1,7 +1,12 @@
 //! A listener granted WASI cannot hold the calling thread past its deadline: every wait
 //! (`pollable.block`, `poll`) is cut at the deadline of the call it belongs to, in `init`,
 //! handlers and `shutdown` alike, and random bytes are capped per call.
+//!
+//! The property is wall-clock time, so these tests time the calls: a 2 s wait under a 100 ms
+//! deadline must return in well under 1 s. (Before the waits were cut, the guest slept its
+//! 2 s and the epoch check on its return made it look like an ordinary deadline trap.)
 
+use std::time::{Duration, Instant};
 use tokenwatch::limits::LimitsConfig;
 use tokenwatch::{ListenerConfig, Outcome, TrapCause};
 use tokenwatch_tests::*;
@@ -24,12 +29,24 @@ fn cause(o: &Outcome) -> Option<TrapCause> {
     }
 }
 
+/// Ten times the deadline: far more than any wait cut at the deadline can take, far less
+/// than the 2 s the guest asks for.
+const BOUND: Duration = Duration::from_secs(1);
+
+/// `f`, which must return within `BOUND`.
+fn bounded<R>(what: &str, f: impl FnOnce() -> R) -> R {
+    let started = Instant::now();
+    let result = f();
+    assert!(started.elapsed() < BOUND, "{what} took {:?}", started.elapsed());
+    result
+}
+
 /// Two events to the waiter beside a canary: the waiter's outcomes; the canary got both.
 fn beside_a_canary(waiter: ListenerConfig) -> (tokenwatch::Host, Vec<Outcome>) {
-    let (host, rec) = host(vec![waiter, probe("canary", "record")]);
+    let (host, rec) = bounded("building the host", || host(vec![waiter, probe("canary", "record")]));
     let mut outcomes = Vec::new();
     for sub in ["alice", "bob"] {
-        let d = host.dispatch(&id_token(sub));
+        let d = bounded("a dispatch", || host.dispatch(&id_token(sub)));
         assert_eq!(d[1].outcome, Outcome::Ok, "{d:?}");
         outcomes.push(d[0].outcome.clone());
     }
@@ -56,7 +73,7 @@ fn a_sleep_in_init_ends_at_the_deadline() {
 fn a_sleep_in_shutdown_ends_at_the_deadline() {
     let (host, outcomes) = beside_a_canary(wasi_guest(&[("mode", "sleep"), ("sleep_in", "shutdown")]));
     assert_eq!(outcomes, [Outcome::Ok, Outcome::Ok]);
-    host.shutdown();
+    bounded("shutdown", || host.shutdown());
     assert_eq!(host.status()[0].counters.traps_of(TrapCause::Deadline), 1);
 }
 

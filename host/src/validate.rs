@@ -160,16 +160,21 @@ pub(crate) fn check_exports(linker: &Linker<State>, component: &Component) -> Re
     Ok(handlers)
 }
 
-/// Refuse a component whose instantiation would break a static limit: more core instances,
-/// memories or tables than an instance may have, or an initial memory or table over the
-/// listener's limits.
-pub(crate) fn check_static_limits(wasm: &[u8], component: &Component, limits: &Limits) -> Result<(), String> {
-    let instances = core_instances(wasm)?;
-    if instances > MAX_CORE_INSTANCES as u64 {
-        return Err(format!(
-            "needs more than its limits allow: {instances} core instances, over the limit of {MAX_CORE_INSTANCES} per instance"
-        ));
+/// Refuse a component that creates more core instances than an instance may have. Bytes
+/// that do not parse pass here: compiling reports them better.
+pub(crate) fn check_core_instances(wasm: &[u8]) -> Result<(), String> {
+    match core_instances(wasm) {
+        Some(n) if n > MAX_CORE_INSTANCES as u64 => Err(format!(
+            "needs more than its limits allow: {n} core instances, over the limit of {MAX_CORE_INSTANCES} per instance"
+        )),
+        _ => Ok(()),
     }
+}
+
+/// Refuse a component whose instantiation would break a static limit: more memories or
+/// tables than an instance may have, or an initial memory or table over the listener's
+/// limits.
+pub(crate) fn check_static_limits(component: &Component, limits: &Limits) -> Result<(), String> {
     // `None` only for a component that imports core modules, which no linker here provides.
     let Some(needs) = component.resources_required() else {
         return Ok(());
@@ -209,9 +214,10 @@ pub(crate) fn check_static_limits(wasm: &[u8], component: &Component, limits: &L
 
 /// The core instances one instantiation of the component creates: every `instantiate` of a
 /// core module, in the component and, as often as they are instantiated, in the components
-/// nested in it. (wasmtime counts the same, plus its own adapter modules between nested
-/// components, when it instantiates: this catches at load what would fail every time.)
-fn core_instances(bytes: &[u8]) -> Result<u64, String> {
+/// nested in it; `None` when the bytes do not parse. (wasmtime counts the same, plus its own
+/// adapter modules between nested components, when it instantiates: this catches at load
+/// what would fail every time.)
+fn core_instances(bytes: &[u8]) -> Option<u64> {
     use wasmparser::{ComponentAlias, ComponentExternalKind, ComponentInstance, ComponentOuterAliasKind, ComponentTypeRef, Encoding, Instance, Parser, Payload};
     /// One component being read: its component index space (each entry's instance count)
     /// and the core instances it creates itself.
@@ -221,66 +227,68 @@ fn core_instances(bytes: &[u8]) -> Result<u64, String> {
         count: u64,
     }
     let mut stack: Vec<Frame> = Vec::new();
-    let bad = |e: wasmparser::BinaryReaderError| format!("not a valid component: {e}");
     for payload in Parser::new(0).parse_all(bytes) {
-        match payload.map_err(bad)? {
+        match payload.ok()? {
             Payload::Version { encoding, .. } => stack.push(Frame {
                 component: encoding == Encoding::Component,
                 components: Vec::new(),
                 count: 0,
             }),
             Payload::End(_) => {
-                let done = stack.pop().ok_or("not a valid component: unbalanced sections")?;
+                let done = stack.pop()?;
                 match stack.last_mut() {
                     Some(parent) if done.component => parent.components.push(done.count),
                     Some(_) => {}
-                    None => return Ok(done.count),
+                    None => return Some(done.count),
                 }
             }
             Payload::InstanceSection(reader) => {
-                let frame = stack.last_mut().ok_or("not a valid component")?;
+                let frame = stack.last_mut()?;
                 for instance in reader {
-                    if let Instance::Instantiate { .. } = instance.map_err(bad)? {
+                    if let Instance::Instantiate { .. } = instance.ok()? {
                         frame.count = frame.count.saturating_add(1);
                     }
                 }
             }
             Payload::ComponentInstanceSection(reader) => {
-                let frame = stack.last_mut().ok_or("not a valid component")?;
+                let frame = stack.last_mut()?;
                 for instance in reader {
-                    if let ComponentInstance::Instantiate { component_index, .. } = instance.map_err(bad)? {
+                    if let ComponentInstance::Instantiate { component_index, .. } = instance.ok()? {
                         let nested = frame.components.get(component_index as usize).copied().unwrap_or(0);
                         frame.count = frame.count.saturating_add(nested);
                     }
                 }
             }
             Payload::ComponentImportSection(reader) => {
-                let frame = stack.last_mut().ok_or("not a valid component")?;
+                let frame = stack.last_mut()?;
                 for import in reader {
-                    if let ComponentTypeRef::Component(_) = import.map_err(bad)?.ty {
+                    if let ComponentTypeRef::Component(_) = import.ok()?.ty {
                         frame.components.push(0); // never provided by this host
                     }
                 }
             }
             Payload::ComponentAliasSection(reader) => {
                 for alias in reader {
-                    let entry = match alias.map_err(bad)? {
+                    // Each alias of a component takes the next index; one exported by an
+                    // instance is already counted where that instance was made.
+                    let entry = match alias.ok()? {
                         ComponentAlias::Outer { kind: ComponentOuterAliasKind::Component, count, index } => stack
                             .len()
                             .checked_sub(1 + count as usize)
-                            .and_then(|depth| stack[depth].components.get(index as usize).copied()),
+                            .and_then(|depth| stack[depth].components.get(index as usize).copied())
+                            .or(Some(0)),
                         ComponentAlias::InstanceExport { kind: ComponentExternalKind::Component, .. } => Some(0),
                         _ => None,
                     };
-                    if let (Some(n), Some(frame)) = (entry, stack.last_mut()) {
-                        frame.components.push(n);
+                    if let Some(n) = entry {
+                        stack.last_mut()?.components.push(n);
                     }
                 }
             }
             Payload::ComponentExportSection(reader) => {
-                let frame = stack.last_mut().ok_or("not a valid component")?;
+                let frame = stack.last_mut()?;
                 for export in reader {
-                    let export = export.map_err(bad)?;
+                    let export = export.ok()?;
                     if export.kind == ComponentExternalKind::Component {
                         let n = frame.components.get(export.index as usize).copied().unwrap_or(0);
                         frame.components.push(n);
@@ -290,7 +298,7 @@ fn core_instances(bytes: &[u8]) -> Result<u64, String> {
             _ => {}
         }
     }
-    Err("not a valid component: it ends early".into())
+    None // it ends early
 }
 
 /// A function type as WIT text: `func(name: type, ...) -> result`.
