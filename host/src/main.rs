@@ -84,8 +84,11 @@ enum KeysCommand {
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: a log file or pipe gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "tokenwatch=error".into()),
@@ -126,7 +129,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let summary = replay(&host, &logs, BufReader::new(input), json, &mut out, &mut std::io::stderr())?;
+            let summary = replay(&host, &logs, BufReader::new(input), json, &mut out, &mut std::io::stderr())
+                .with_context(|| match events.as_deref() {
+                    Some(p) if p.as_os_str() != "-" => format!("cannot read events {}", p.display()),
+                    _ => "cannot read events from standard input".to_owned(),
+                })?;
             out.flush()?;
             if !json {
                 eprintln!(

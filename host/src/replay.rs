@@ -65,7 +65,9 @@ pub fn replay(
             Ingress::Bad(e) => {
                 summary.malformed += 1;
                 if json {
-                    printer.record(json!({"type": "error", "event": index, "line": index + 1, "error": e.0}))?;
+                    // Escaped by JSON; cut like the text report (a reason can quote the line).
+                    let error = crate::text::truncate(&e.0, MAX_REASON_BYTES);
+                    printer.record(json!({"type": "error", "event": index, "line": index + 1, "error": error}))?;
                 } else {
                     // Flush what came before, so a terminal shows the report in its place.
                     printer.out.flush()?;
