@@ -134,13 +134,18 @@ fn ten_thousand_signatures_in_one_event_hit_the_quota_and_the_next_event_is_serv
 }
 
 #[test]
-fn ten_megabytes_of_claims_hit_the_size_cap() {
-    // Building 10 MB in the guest costs more than the default fuel and deadline.
+fn ten_megabytes_of_claims_are_refused_before_they_are_read() {
+    // Building 10 MB in the guest costs more than the default fuel and deadline. Content over
+    // the guest-transfer cap (1 MiB) is refused before the host copies or decodes a byte: the
+    // call traps. (Content over `max_set_bytes` but within the cap gets the typed `too-large`:
+    // `guest_strings.rs`.)
     let mut l = forger("f", "huge");
     l.limits = tokenwatch::limits::LimitsConfig { fuel: Some(2_000_000_000), deadline_ms: Some(5_000), ..Default::default() };
-    let (host, rec) = signing_host(vec![l], signing("set-EdDSA"));
-    assert_eq!(host.dispatch(&id_token("alice"))[0].outcome, Outcome::Ok);
-    assert_eq!(lines(&rec, "f"), ["error too-large: 65536"]);
+    let (host, rec) = signing_host(vec![l, probe("healthy", "record")], signing("set-EdDSA"));
+    let d = host.dispatch(&id_token("alice"));
+    assert!(matches!(&d[0].outcome, Outcome::Trap { cause: TrapCause::Host, message } if message.contains("too much data")), "{d:?}");
+    assert_eq!(d[1].outcome, Outcome::Ok);
+    assert!(lines(&rec, "f").is_empty());
 }
 
 #[test]

@@ -180,7 +180,7 @@ pub(crate) fn guest_transfer_cap(signer: Option<&crate::signing::Signer>) -> usi
 
 /// Core instances, memories and tables one instance of a listener may create. A Rust or C
 /// component has 1–4 core instances and one memory; JS and Python runtimes a few more.
-/// Components over these are refused at load (`runtime::check_static_limits`).
+/// Components over these are refused at load (`validate.rs`).
 pub const MAX_CORE_INSTANCES: usize = 64;
 pub const MAX_MEMORIES: usize = 16;
 pub const MAX_TABLES: usize = 64;
@@ -441,6 +441,33 @@ mod tests {
         assert!(l.memory_growing(0, 2 << 20, None).unwrap()); // a second memory: 10 MiB
         assert!(l.memory_growing(0, 1 << 20, None).is_err()); // a third would exceed
         assert!(l.memory_growing(2 << 20, 3 << 20, None).is_err()); // so would growing one
+    }
+
+    #[test]
+    fn the_count_cannot_wrap() {
+        let mut l = GuestLimiter::new(&Limits { memory_bytes: 4 << 20, ..Limits::default() });
+        assert!(l.memory_growing(0, 1 << 20, None).unwrap());
+        // Requests whose plain sum with what is held passes `usize::MAX`.
+        assert!(l.memory_growing(1 << 20, usize::MAX, None).is_err());
+        assert!(l.memory_growing(0, usize::MAX - (1 << 19), None).is_err());
+        assert_eq!(l.memory_in_use(), 1 << 20);
+        assert!(l.memory_growing(1 << 20, 4 << 20, None).unwrap());
+    }
+
+    #[test]
+    fn a_grow_past_the_memorys_own_maximum_fails_without_counting() {
+        let mut l = GuestLimiter::new(&Limits { memory_bytes: 4 << 20, ..Limits::default() });
+        assert!(l.memory_growing(0, 1 << 20, Some(2 << 20)).unwrap());
+        for _ in 0..100 {
+            assert!(!l.memory_growing(1 << 20, 3 << 20, Some(2 << 20)).unwrap());
+        }
+        assert_eq!(l.memory_in_use(), 1 << 20);
+        // wasmtime refusing a grow before asking (past 4 GiB) is a -1, not a trap ...
+        assert!(l.memory_grow_failed(wasmtime::format_err!("too big")).is_ok());
+        // ... but a grow that failed after it was counted traps, so the count stays true.
+        assert!(l.memory_growing(1 << 20, 2 << 20, Some(2 << 20)).unwrap());
+        let err = l.memory_grow_failed(wasmtime::format_err!("mmap failed")).unwrap_err();
+        assert_eq!(TrapCause::of(&err), TrapCause::Memory);
     }
 
     #[test]
