@@ -137,50 +137,36 @@ fn guest_and_event_text_cannot_forge_text_output() {
     assert!(stderr.starts_with("line 3: skipped: ") && stderr.contains(r"x\n#9 id_token") && stderr.contains(r"\u{1b}[31m"), "{stderr}");
 }
 
-/// splitmix64: deterministic, so a failing case is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+/// A seeded generator, so a failing case is the same on every run.
+use fastrand::Rng;
 
 /// Bytes that are never an event and never blank: arbitrary bytes, broken UTF-8, NUL, BOM,
 /// lone surrogates, deep nesting, a cut event, over-long lines. No `\n` (that ends a line).
 fn bad_line(rng: &mut Rng) -> Vec<u8> {
     let event = br#"{"kind":"id_token","claims":{"sub":"x"}}"#;
-    let mut line = match rng.below(9) {
+    let mut line = match rng.usize(..9) {
         0 => {
-            let mut l: Vec<u8> = (0..1 + rng.below(64)).map(|_| rng.next() as u8).collect();
+            let mut l: Vec<u8> = (0..1 + rng.usize(..64)).map(|_| rng.u8(..)).collect();
             l[0] = b'~'; // never blank, never JSON
             l
         }
         1 => {
             let mut l = event.to_vec();
-            let at = rng.below(l.len() + 1);
+            let at = rng.usize(..l.len() + 1);
             let bad: &[&[u8]] = &[b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xc0\x80", b"\x80\x80"];
-            l.splice(at..at, bad[rng.below(bad.len())].iter().copied());
+            l.splice(at..at, bad[rng.usize(..bad.len())].iter().copied());
             l
         }
         2 => {
             let mut l = event.to_vec();
-            l.insert(1 + rng.below(l.len() - 1), 0);
+            l.insert(1 + rng.usize(..l.len() - 1), 0);
             l
         }
         3 => [&b"\xef\xbb\xbf"[..], event].concat(),
         4 => br#"{"kind":"id_token","claims":{"sub":"\ud800"}}"#.to_vec(),
-        5 => [&br#"{"kind":"id_token","claims":{"a":"#[..], &vec![b'['; 129 + rng.below(50_000)]].concat(),
-        6 => event[..1 + rng.below(event.len() - 1)].to_vec(),
-        7 if rng.below(8) == 0 => vec![b'{'; tokenwatch::event::MAX_LINE_BYTES + 1 + rng.below(3 << 20)],
+        5 => [&br#"{"kind":"id_token","claims":{"a":"#[..], &vec![b'['; 129 + rng.usize(..50_000)]].concat(),
+        6 => event[..1 + rng.usize(..event.len() - 1)].to_vec(),
+        7 if rng.usize(..8) == 0 => vec![b'{'; tokenwatch::event::MAX_LINE_BYTES + 1 + rng.usize(..3 << 20)],
         _ => FORGING_LINE.as_bytes().to_vec(),
     };
     for b in &mut line {
@@ -193,16 +179,16 @@ fn bad_line(rng: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn any_bad_bytes_cost_only_their_own_line() {
-    let mut rng = Rng(0x0dd_b17e5);
+    let mut rng = Rng::with_seed(0x0dd_b17e5);
     for case in 0..24 {
         let mut input = Vec::new();
         let mut valid = Vec::new();
         let mut bad = Vec::new();
-        let count = 1 + rng.below(40);
+        let count = 1 + rng.usize(..40);
         for i in 0..count {
-            match rng.below(5) {
+            match rng.usize(..5) {
                 0 | 1 => {
-                    let kind = if rng.below(2) == 0 { "id_token" } else { "access_token" };
+                    let kind = if rng.usize(..2) == 0 { "id_token" } else { "access_token" };
                     input.extend_from_slice(format!(r#"{{"kind":"{kind}","claims":{{"sub":"s{case}-{i}"}}}}"#).as_bytes());
                     valid.push(i);
                 }
@@ -213,8 +199,8 @@ fn any_bad_bytes_cost_only_their_own_line() {
                 }
             }
             let last = i + 1 == count;
-            input.extend_from_slice(match rng.below(3) {
-                _ if last && rng.below(2) == 0 && !input.ends_with(b"\n") => b"",
+            input.extend_from_slice(match rng.usize(..3) {
+                _ if last && rng.usize(..2) == 0 && !input.ends_with(b"\n") => b"",
                 0 => b"\r\n",
                 _ => b"\n",
             });

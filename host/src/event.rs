@@ -409,20 +409,8 @@ mod tests {
         assert_eq!(Claims::new(Map::new()).as_json(), "{}");
     }
 
-    /// splitmix64: a deterministic generator, so a failing case is the same on every run.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    /// A seeded generator, so a failing case is the same on every run.
+    use fastrand::Rng;
 
     fn valid_line(sub: &str) -> Vec<u8> {
         format!(r#"{{"kind":"id_token","claims":{{"sub":"{sub}","aud":"app"}}}}"#).into_bytes()
@@ -431,35 +419,35 @@ mod tests {
     /// A line (no `\n` in it) of arbitrary bytes, biased towards what breaks line readers
     /// and JSON parsers: invalid UTF-8, NUL, CR, BOM, surrogates, deep nesting, cut events.
     fn junk_line(rng: &mut Rng) -> Vec<u8> {
-        let mut line = match rng.below(10) {
-            0 => (0..rng.below(48)).map(|_| rng.next() as u8).collect(),
+        let mut line = match rng.usize(..10) {
+            0 => (0..rng.usize(..48)).map(|_| rng.u8(..)).collect(),
             1 => {
                 let mut l = valid_line("x");
-                let at = rng.below(l.len() + 1);
+                let at = rng.usize(..l.len() + 1);
                 let bad: &[&[u8]] = &[b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\x80", b"\x80"];
-                l.splice(at..at, bad[rng.below(bad.len())].iter().copied());
+                l.splice(at..at, bad[rng.usize(..bad.len())].iter().copied());
                 l
             }
             2 => {
                 let mut l = valid_line("x");
-                let at = rng.below(l.len() + 1);
-                l.insert(at, if rng.below(2) == 0 { 0 } else { b'\r' });
+                let at = rng.usize(..l.len() + 1);
+                l.insert(at, if rng.usize(..2) == 0 { 0 } else { b'\r' });
                 l
             }
             3 => [&b"\xef\xbb\xbf"[..], &valid_line("x")].concat(),
             4 => br#"{"kind":"id_token","claims":{"sub":"\ud800"}}"#.to_vec(),
             5 => {
-                let depth = 1 + rng.below(20_000);
+                let depth = 1 + rng.usize(..20_000);
                 [b"{\"kind\":\"id_token\",\"claims\":{\"a\":".to_vec(), vec![b'['; depth]].concat()
             }
             6 => br#"{"kind":"id_token","claims":{},"x\n#9 id_token     p    ok\u001b[31m":1}"#.to_vec(),
             7 => {
                 let ws: &[&[u8]] = &[b" ", b"\t", b"\r", b"\x0c", b"\xc2\xa0"];
-                (0..rng.below(4)).flat_map(|_| ws[rng.below(ws.len())].to_vec()).collect()
+                (0..rng.usize(..4)).flat_map(|_| ws[rng.usize(..ws.len())].to_vec()).collect()
             }
             8 => {
                 let l = valid_line("x");
-                l[..rng.below(l.len())].to_vec()
+                l[..rng.usize(..l.len())].to_vec()
             }
             _ => b"not json".to_vec(),
         };
@@ -499,17 +487,17 @@ mod tests {
 
     #[test]
     fn any_bytes_in_a_line_are_that_lines_error_and_the_other_lines_are_read() {
-        let mut rng = Rng(0x7e57_ab1e);
+        let mut rng = Rng::with_seed(0x7e57_ab1e);
         for case in 0..3000 {
             let mut input = Vec::new();
             let mut want = Vec::new();
-            let count = rng.below(12);
+            let count = rng.usize(..12);
             for i in 0..count {
-                let valid = rng.below(2) == 0;
+                let valid = rng.usize(..2) == 0;
                 let line = if valid { valid_line(&format!("s{case}-{i}")) } else { junk_line(&mut rng) };
                 input.extend_from_slice(&line);
-                let crlf = rng.below(3) == 0;
-                let last_unterminated = i + 1 == count && !line.is_empty() && rng.below(3) == 0;
+                let crlf = rng.usize(..3) == 0;
+                let last_unterminated = i + 1 == count && !line.is_empty() && rng.usize(..3) == 0;
                 let as_read = if crlf && !last_unterminated { [&line[..], b"\r"].concat() } else { line.clone() };
                 if !last_unterminated {
                     input.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
@@ -523,7 +511,7 @@ mod tests {
             let got = read_all(&input[..]);
             assert_eq!(got, want, "case {case}: {:?}", String::from_utf8_lossy(&input));
             // The same through a tiny buffer: lines, CRLFs and UTF-8 sequences cut across reads.
-            let small = read_all(io::BufReader::with_capacity(1 + rng.below(7), &input[..]));
+            let small = read_all(io::BufReader::with_capacity(1 + rng.usize(..7), &input[..]));
             assert_eq!(small, want, "case {case} (small buffer)");
         }
     }
