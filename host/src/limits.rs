@@ -313,7 +313,7 @@ impl ResourceLimiter for GuestLimiter {
 /// A byte count for messages: `64 MiB`, `15.9 MiB`, `1.5 KiB`, `12 bytes`.
 pub fn bytes(n: usize) -> String {
     const MIB: usize = 1 << 20;
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
     } else if n >= MIB {
         format!("{:.1} MiB", n as f64 / MIB as f64)
