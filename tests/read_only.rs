@@ -36,3 +36,16 @@ fn the_same_event_dispatched_twice_is_unchanged() {
     host.dispatch(&event);
     assert_eq!(rec.of("dump"), once[1..], "a second delivery saw something else");
 }
+
+#[test]
+fn listeners_see_claims_exactly_as_issued() {
+    // A parsed number would reach the guest as 1.2345678901234568e+29 and 100.0.
+    let line = r#"{"kind":"id_token","claims":{"sub":"alice","big":123456789012345678901234567890,"e":1e2}}"#;
+    let (host, rec) = host(vec![probe("dump", "claims-dump")]);
+    let d = host.dispatch(&std::sync::Arc::new(tokenwatch::TokenEvent::from_json_line(line).unwrap()));
+    assert_eq!(d[0].outcome, Outcome::Ok);
+    let lines = rec.of("dump");
+    assert!(lines.contains(&r#"claims {"sub":"alice","big":123456789012345678901234567890,"e":1e2}"#.to_owned()), "{lines:?}");
+    assert!(lines.contains(&"claim big=123456789012345678901234567890".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"claim e=1e2".to_owned()), "{lines:?}");
+}

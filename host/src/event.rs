@@ -32,10 +32,15 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// An immutable JWT claims set, in the token's order. Its JSON text is rendered once, at
+/// An immutable JWT claims set, in the token's order. Its JSON text is kept once, at
 /// ingress, with the span of each claim's value in it: every listener asking for the set or
 /// for one claim then gets a copy of ready text (`get` on `amr` cost 90 ns more per call when
 /// it serialised on demand; `tokenwatch bench`, `host_call_ns`).
+///
+/// Claims parsed from JSON text (`Claims::from_json`, the NDJSON ingress) keep each value's
+/// text **exactly as issued**: `123456789012345678901234567890` stays that, `1e2` stays `1e2`
+/// (a parsed number would become `1.2345678901234568e+29` and `100.0`), and a claims set that
+/// names a claim twice is refused, since which value a JWT library keeps is not defined.
 #[derive(Debug, Clone)]
 pub struct Claims {
     map: IndexMap<String, Value>,
@@ -45,23 +50,41 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// Claims from parsed values (the embedding API). Numbers are written as serde_json
+    /// holds them; to keep a token's text exactly, use [`Claims::from_json`].
     pub fn new(claims: Map<String, Value>) -> Self {
-        let mut json = Vec::with_capacity(64 * claims.len() + 2);
-        let mut spans = Vec::with_capacity(claims.len());
-        json.push(b'{');
-        for (i, (name, value)) in claims.iter().enumerate() {
+        Self::render(claims.into_iter().map(|(name, value)| {
+            let text = serde_json::to_string(&value).expect("a JSON value serializes");
+            (name, text, value)
+        }))
+    }
+
+    /// Claims from a JWT claims set's JSON text, each value kept exactly as written (only
+    /// the whitespace between members is dropped). A claim named twice is an error.
+    pub fn from_json(text: &str) -> Result<Self, EventError> {
+        let raw: RawClaims = serde_json::from_str(text).map_err(|e| EventError(format!("invalid claims JSON: {e}")))?;
+        raw.into_claims()
+    }
+
+    /// The set's JSON text and the spans, from `(name, value text, value)` in order.
+    fn render(members: impl Iterator<Item = (String, String, Value)>) -> Self {
+        let mut json = String::with_capacity(256);
+        let mut spans = Vec::new();
+        let mut map = IndexMap::new();
+        json.push('{');
+        for (i, (name, text, value)) in members.enumerate() {
             if i > 0 {
-                json.push(b',');
+                json.push(',');
             }
-            serde_json::to_writer(&mut json, name).expect("a string serializes");
-            json.push(b':');
+            json.push_str(&serde_json::to_string(&name).expect("a string serializes"));
+            json.push(':');
             let start = json.len();
-            serde_json::to_writer(&mut json, value).expect("a JSON value serializes");
+            json.push_str(&text);
             spans.push(start..json.len());
+            map.insert(name, value);
         }
-        json.push(b'}');
-        let json = String::from_utf8(json).expect("serde_json writes UTF-8");
-        Claims { map: claims.into_iter().collect(), json, spans }
+        json.push('}');
+        Claims { map, json, spans }
     }
 
     /// One claim's JSON text.
@@ -129,6 +152,12 @@ pub struct TokenEvent {
 }
 
 impl TokenEvent {
+    /// An event of `kind` with `claims` (for claims kept exactly as issued, build them with
+    /// [`Claims::from_json`]), with the same context defaults as [`TokenEvent::id_token`].
+    pub fn new(kind: EventKind, claims: Claims) -> Self {
+        Self::build(kind, claims, None, None, None)
+    }
+
     /// An ID token event. The context defaults to the claims: issuer from `iss`, client from
     /// `client_id`, else `azp`, else the first `aud`.
     pub fn id_token(claims: Map<String, Value>) -> Self {
@@ -219,7 +248,7 @@ impl TokenEvent {
         let client = raw.client.map(client_info).transpose()?;
         Ok(Self::build(
             kind,
-            Claims::new(raw.claims),
+            raw.claims.into_claims()?,
             raw.issuer,
             client,
             raw.local_subject,
@@ -236,11 +265,54 @@ fn client_info(client: Map<String, Value>) -> Result<(String, String), EventErro
     Ok((id, Value::Object(client).to_string()))
 }
 
+/// A claims object as issued: each value's JSON text, in order, names checked for duplicates.
+struct RawClaims(Vec<(String, Box<serde_json::value::RawValue>)>);
+
+impl RawClaims {
+    /// The claims, each value also parsed (for the typed accessors `string`, `integer`,
+    /// `audience`): a value the raw scan let through but that does not parse (a lone UTF-16
+    /// surrogate in a string) is an error.
+    fn into_claims(self) -> Result<Claims, EventError> {
+        let mut members = Vec::with_capacity(self.0.len());
+        for (name, raw) in self.0 {
+            let value = serde_json::from_str(raw.get())
+                .map_err(|e| EventError(format!("claim {name:?}: invalid JSON value: {e}")))?;
+            members.push((name, raw.get().to_owned(), value));
+        }
+        Ok(Claims::render(members.into_iter()))
+    }
+}
+
+impl<'de> Deserialize<'de> for RawClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = RawClaims;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of claims")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<RawClaims, A::Error> {
+                let mut members: Vec<(String, Box<serde_json::value::RawValue>)> = Vec::new();
+                while let Some(name) = access.next_key::<String>()? {
+                    if members.iter().any(|(n, _)| *n == name) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "the claim {name:?} appears twice: a claims set names each claim once"
+                        )));
+                    }
+                    members.push((name, access.next_value()?));
+                }
+                Ok(RawClaims(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEvent {
     kind: String,
-    claims: Map<String, Value>,
+    claims: RawClaims,
     #[serde(default)]
     issuer: Option<String>,
     #[serde(default)]
@@ -535,6 +607,15 @@ mod tests {
         assert_eq!(got[5], (5, Ok(Some("ok".into()))));
         let deep = [&b"{\"kind\":\"id_token\",\"claims\":{\"a\":"[..], &vec![b'['; 100_000][..]].concat();
         let got = read_all(&deep[..]);
+        assert!(matches!(&got[..], [(0, Err(e))] if e.contains("EOF while parsing")), "{got:?}");
+        let balanced = [
+            &b"{\"kind\":\"id_token\",\"claims\":{\"a\":"[..],
+            &vec![b'['; 100_000][..],
+            &vec![b']'; 100_000][..],
+            &b"}}"[..],
+        ]
+        .concat();
+        let got = read_all(&balanced[..]);
         assert!(matches!(&got[..], [(0, Err(e))] if e.contains("recursion limit")), "{got:?}");
     }
 
@@ -614,6 +695,31 @@ mod tests {
         let mut lines = EventLines::new(io::BufReader::new(Flaky(0)));
         assert!(matches!(lines.next_event(), Ok(Some((0, Ingress::Blank)))));
         assert_eq!(lines.next_event().unwrap_err().to_string(), "disk on fire");
+    }
+
+    #[test]
+    fn claims_are_handed_on_exactly_as_issued() {
+        let line = r#"{"kind":"id_token","claims":{"sub":"a\u00e9","big":123456789012345678901234567890,"e":1e2,"f":-0.0,"list":[1, 2.50]}}"#;
+        let e = TokenEvent::from_json_line(line).unwrap();
+        assert_eq!(e.claims.json_of("big"), Some("123456789012345678901234567890"));
+        assert_eq!(e.claims.json_of("e"), Some("1e2"));
+        assert_eq!(e.claims.json_of("f"), Some("-0.0"));
+        assert_eq!(e.claims.json_of("list"), Some("[1, 2.50]"));
+        assert_eq!(e.claims.json_of("sub"), Some(r#""a\u00e9""#));
+        assert_eq!(e.claims.string("sub"), Some("aé"));
+        assert_eq!(
+            e.claims.as_json(),
+            r#"{"sub":"a\u00e9","big":123456789012345678901234567890,"e":1e2,"f":-0.0,"list":[1, 2.50]}"#
+        );
+        let same = Claims::from_json(r#"{ "big" : 123456789012345678901234567890 }"#).unwrap();
+        assert_eq!(same.as_json(), r#"{"big":123456789012345678901234567890}"#);
+    }
+
+    #[test]
+    fn a_claim_named_twice_is_refused() {
+        let e = TokenEvent::from_json_line(r#"{"kind":"id_token","claims":{"sub":"alice","sub":"mallory"}}"#).unwrap_err();
+        assert!(e.0.contains(r#"the claim "sub" appears twice"#), "{e}");
+        assert!(Claims::from_json(r#"{"a":1,"b":2,"a":3}"#).unwrap_err().0.contains("appears twice"));
     }
 
     #[test]
