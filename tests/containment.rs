@@ -131,3 +131,26 @@ fn a_log_flood_is_capped_in_count_and_size() {
     assert!(flood.iter().all(|l| l.len() <= tokenwatch::imports::log::MAX_MESSAGE_BYTES));
     assert_eq!(host.status()[0].counters.logs_dropped, 1000 - flood.len() as u64);
 }
+
+#[test]
+fn the_fuel_of_a_trapped_call_is_its_budget_or_marked_as_a_lower_bound() {
+    let mut fuel_trap = probe("fuel", "loop");
+    fuel_trap.limits = LimitsConfig { fuel: Some(5_000_000), deadline_ms: Some(10_000), ..Default::default() };
+    let mut deadline_trap = probe("deadline", "loop");
+    deadline_trap.limits = LimitsConfig { fuel: Some(1_000_000_000_000_000), deadline_ms: Some(20), ..Default::default() };
+    let mut memory_trap = probe("memory", "memory-bomb");
+    memory_trap.limits = LimitsConfig { memory_mb: Some(16), ..Default::default() };
+    let (host, _) = host(vec![fuel_trap, deadline_trap, memory_trap, probe("panicky", "panic")]);
+    let d = host.dispatch(&id_token("alice"));
+    // Out of fuel: exactly the budget.
+    assert_eq!((cause(&d[0].outcome), d[0].fuel, d[0].fuel_is_lower_bound()), (TrapCause::Fuel, 5_000_000, false));
+    // Stopped inside a loop: what was written back at the last call, said to be a lower bound
+    // (it once read `fuel=148` after 22 ms of looping, as if exact).
+    assert_eq!(cause(&d[1].outcome), TrapCause::Deadline);
+    assert!(d[1].fuel_is_lower_bound(), "{:?}", d[1]);
+    assert_eq!(cause(&d[2].outcome), TrapCause::Memory);
+    assert!(d[2].fuel_is_lower_bound(), "{:?}", d[2]);
+    // A panic writes its fuel back: exact, and more than nothing.
+    assert_eq!(cause(&d[3].outcome), TrapCause::Panic);
+    assert!(!d[3].fuel_is_lower_bound() && d[3].fuel > 0, "{:?}", d[3]);
+}

@@ -162,9 +162,9 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
     let (mut native, mut guest_ns, mut epoch_ns, mut empty_ns) = (vec![], vec![], vec![], vec![]);
     for _ in 0..opts.rounds {
         native.push(per_event(&ids, |e| native_sign_in_audit(e, sink.as_ref())));
-        guest_ns.push(per_event(&ids, |e| drop(fueled.dispatch(e))));
-        epoch_ns.push(per_event(&ids, |e| drop(epoch.dispatch(e))));
-        empty_ns.push(per_event(&ids, |e| drop(empty.dispatch(e))));
+        guest_ns.push(per_event(&ids, |e| fueled.dispatch_with(e, drop)));
+        epoch_ns.push(per_event(&ids, |e| epoch.dispatch_with(e, drop)));
+        empty_ns.push(per_event(&ids, |e| empty.dispatch_with(e, drop)));
     }
     let fuel_per_event = fueled.status()[0].counters.fuel / fueled.status()[0].counters.delivered.max(1);
     let (native, guest_ns, epoch_ns) = (median(native), median(guest_ns), median(epoch_ns));
@@ -176,7 +176,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         let host = host_of((0..n).map(|i| named(&audit, format!("audit-{i}"))).collect(), false, sink.clone())?;
         // Each dispatch makes n calls: a sample of n listeners covers 1/n of the events.
         let events = &ids[..(opts.batch / n).max(4)];
-        let ns = median((0..opts.rounds).map(|_| per_event_of(events, CALLS_PER_SAMPLE / n, |e| drop(host.dispatch(e)))).collect());
+        let ns = median((0..opts.rounds).map(|_| per_event_of(events, CALLS_PER_SAMPLE / n, |e| host.dispatch_with(e, drop))).collect());
         sync_dispatch.insert(n.to_string(), json!(ns.round()));
     }
 
@@ -193,9 +193,9 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
     let events = &ids[..opts.batch.min(500)];
     let mut samples = vec![vec![]; imports.len() + 1];
     for _ in 0..opts.rounds {
-        samples[0].push(per_event(events, |e| drop(empty.dispatch(e))));
+        samples[0].push(per_event(events, |e| empty.dispatch_with(e, drop)));
         for (i, host) in callers.iter().enumerate() {
-            samples[i + 1].push(per_event(events, |e| drop(host.dispatch(e))));
+            samples[i + 1].push(per_event(events, |e| host.dispatch_with(e, drop)));
         }
     }
     let floor = median(samples[0].clone());
@@ -228,7 +228,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
                     let (mut n, mut i) = (0u64, t);
                     while start.elapsed() < window {
                         for _ in 0..200 {
-                            drop(host.dispatch(&mixed[i]));
+                            host.dispatch_with(&mixed[i], drop);
                             i = (i + stride) % mixed.len();
                             n += 1;
                         }

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::event::TokenEvent;
 use crate::imports::{self, log::LogSink, log::TracingSink};
 use crate::limits::{Limits, EPOCH_TICK};
-use crate::listener::{Delivery, Listener, ListenerSpec, LoadError, Shared};
+use crate::listener::{Clock, Delivery, Listener, ListenerSpec, LoadError, Shared};
 use crate::status::ListenerStatus;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -121,7 +121,18 @@ impl Host {
     /// Deliver one event to every listener, in configuration order, on this thread. Never
     /// fails: what happened at each listener is in the returned deliveries and counters.
     pub fn dispatch(&self, event: &Arc<TokenEvent>) -> Vec<Delivery> {
-        self.listeners.iter().map(|l| l.deliver(event)).collect()
+        let mut deliveries = Vec::with_capacity(self.listeners.len());
+        self.dispatch_with(event, |d| deliveries.push(d));
+        deliveries
+    }
+
+    /// [`Host::dispatch`] without collecting: `each` gets every listener's delivery as it
+    /// happens. Allocates nothing per event when no listener traps.
+    pub fn dispatch_with(&self, event: &Arc<TokenEvent>, mut each: impl FnMut(Delivery)) {
+        let mut clock = Clock::default();
+        for l in &self.listeners {
+            each(l.deliver(event, &mut clock));
+        }
     }
 
     /// The SPI's `idTokenIssued` / `accessTokenIssued`, for an event not yet shared.

@@ -367,6 +367,14 @@ impl TrapCause {
         }
     }
 
+    /// Whether the fuel a call reports is exact after this trap. wasmtime writes a guest's
+    /// fuel back to the store only at its calls and returns (and when fuel runs out); a trap
+    /// between two of them (the deadline's check at a loop, a denied `memory.grow`, an
+    /// out-of-bounds access) leaves the fuel of the last call or return: a lower bound.
+    pub fn fuel_is_exact(self) -> bool {
+        matches!(self, TrapCause::Fuel | TrapCause::Panic | TrapCause::Host | TrapCause::Stack)
+    }
+
     /// Classify the error a call into the guest returned.
     pub fn of(error: &wasmtime::Error) -> TrapCause {
         if error.downcast_ref::<LimitExceeded>().is_some() {

@@ -16,7 +16,7 @@ use crate::imports::signer::SignerCtx;
 use crate::imports::token::{ClaimsView, ContextView};
 use crate::imports::log::MAX_MESSAGE_BYTES;
 use crate::limits::{arm, guest_transfer_cap, CallDeadline, GuestLimiter, Limits, TrapCause};
-use crate::text::for_humans;
+use crate::text::{escape_control, for_humans};
 use crate::validate;
 use crate::state::{wasi_ctx, State};
 use crate::status::{Counters, Health, ListenerStatus};
@@ -67,6 +67,32 @@ pub struct Delivery {
     pub fuel: u64,
     /// Wall-clock time of the handler call in microseconds (0 when it was not called).
     pub micros: u64,
+}
+
+/// The clock of one dispatch: each reading ends one listener's call and starts the next
+/// one's, so timing N listeners takes N + 1 clock reads, not 2N.
+#[derive(Default)]
+pub struct Clock(Option<Instant>);
+
+impl Clock {
+    fn now(&mut self) -> Instant {
+        *self.0.get_or_insert_with(Instant::now)
+    }
+
+    /// Microseconds since `started`; the reading starts the next call.
+    fn since(&mut self, started: Instant) -> u64 {
+        let now = Instant::now();
+        self.0 = Some(now);
+        now.duration_since(started).as_micros() as u64
+    }
+}
+
+impl Delivery {
+    /// `fuel` is a lower bound, not the exact fuel the call used: the call trapped between
+    /// two of the guest's calls (see [`TrapCause::fuel_is_exact`]).
+    pub fn fuel_is_lower_bound(&self) -> bool {
+        matches!(&self.outcome, Outcome::Trap { cause, .. } if !cause.fuel_is_exact())
+    }
 }
 
 /// The resolved settings of one listener.
@@ -217,7 +243,7 @@ impl Listener {
     }
 
     /// Deliver one event: the dispatch path.
-    pub fn deliver(&self, event: &Arc<TokenEvent>) -> Delivery {
+    pub fn deliver(&self, event: &Arc<TokenEvent>, clock: &mut Clock) -> Delivery {
         let delivery = |outcome, fuel, micros| Delivery {
             listener: self.name.clone(),
             outcome,
@@ -242,10 +268,16 @@ impl Listener {
             return delivery(outcome, 0, 0);
         }
         let live = slot.live.as_mut().expect("ensure_live leaves an instance");
-        let started = Instant::now();
+        let started = clock.now();
         let result = call_handler(live, event, &self.spec.limits);
-        let micros = started.elapsed().as_micros() as u64;
-        let fuel = live.store.get_fuel().map_or(0, |left| self.spec.limits.fuel - left);
+        let micros = clock.since(started);
+        // No `get_fuel` on an engine without fuel: there it returns an error, and creating
+        // one captures a backtrace when RUST_BACKTRACE is set (microseconds).
+        let fuel = if self.shared.fuel {
+            live.store.get_fuel().map_or(0, |left| self.spec.limits.fuel.saturating_sub(left))
+        } else {
+            0
+        };
         self.counters.fuel.add(fuel);
         self.counters.micros.add(micros);
         match result {
@@ -254,7 +286,10 @@ impl Listener {
                 self.counters.delivered.inc();
                 delivery(Outcome::Ok, fuel, micros)
             }
-            Err(error) => delivery(self.trapped(&mut slot, "handler", error), fuel, micros),
+            Err(error) => {
+                let last_error = live.store.data_mut().log.take_last_error();
+                delivery(self.trapped(&mut slot, "handler", Trapped { error, last_error }), fuel, micros)
+            }
         }
     }
 
@@ -288,11 +323,25 @@ impl Listener {
                 self.counters.init_failures.inc();
                 Err(Outcome::Disabled)
             }
-            Err(error) => Err(self.trapped(slot, "init", error)),
+            Err(trapped) => Err(self.trapped(slot, "init", trapped)),
         }
     }
 
-    fn instantiate(&self) -> wasmtime::Result<Started> {
+    fn instantiate(&self) -> Result<Started, Trapped> {
+        let mut store = self.new_store();
+        match self.start_instance(&mut store) {
+            Ok(Ok((lifecycle, id_token, access_token))) => Ok(Started::Enabled(Live {
+                store,
+                lifecycle,
+                id_token,
+                access_token,
+            })),
+            Ok(Err(not_started)) => Ok(not_started),
+            Err(error) => Err(Trapped { error, last_error: store.data_mut().log.take_last_error() }),
+        }
+    }
+
+    fn new_store(&self) -> Store<State> {
         let state = State {
             table: ResourceTable::new(),
             limiter: GuestLimiter::new(&self.spec.limits),
@@ -319,41 +368,51 @@ impl Listener {
         // exports' results) before anything is copied or decoded.
         store.set_hostcall_fuel(guest_transfer_cap(self.shared.signer.as_deref()));
         store.epoch_deadline_trap();
+        store
+    }
+
+    /// Instantiate, `init`, `is-enabled`: the typed exports, or why the listener does not
+    /// start (`Ok(Err(..))`), or the trap.
+    #[allow(clippy::type_complexity)]
+    fn start_instance(
+        &self,
+        store: &mut Store<State>,
+    ) -> wasmtime::Result<Result<(lifecycle::Guest, Option<id_token_listener::Guest>, Option<access_token_listener::Guest>), Started>> {
         let limits = &self.spec.limits;
-        arm(&mut store, limits)?;
-        let instance = self.pre.instantiate(&mut store)?;
-        let lifecycle = self.exports.lifecycle.load(&mut store, &instance)?;
-        let id_token = self.exports.id_token.as_ref().map(|i| i.load(&mut store, &instance)).transpose()?;
-        let access_token = self.exports.access_token.as_ref().map(|i| i.load(&mut store, &instance)).transpose()?;
-        arm(&mut store, limits)?;
-        if let Err(message) = lifecycle.call_init(&mut store, &as_pairs(&self.spec.properties))? {
+        arm(store, limits)?;
+        let instance = self.pre.instantiate(&mut *store)?;
+        let lifecycle = self.exports.lifecycle.load(&mut *store, &instance)?;
+        let id_token = self.exports.id_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
+        let access_token = self.exports.access_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
+        arm(store, limits)?;
+        if let Err(message) = lifecycle.call_init(&mut *store, &as_pairs(&self.spec.properties))? {
             // The guest's text, on its way to the log and the status: capped and escaped.
-            return Ok(Started::InitFailed(for_humans(&message, MAX_MESSAGE_BYTES)));
+            return Ok(Err(Started::InitFailed(for_humans(&message, MAX_MESSAGE_BYTES))));
         }
-        arm(&mut store, limits)?;
-        if !lifecycle.call_is_enabled(&mut store)? {
-            return Ok(Started::NotEnabled);
+        arm(store, limits)?;
+        if !lifecycle.call_is_enabled(&mut *store)? {
+            return Ok(Err(Started::NotEnabled));
         }
-        Ok(Started::Enabled(Live {
-            store,
-            lifecycle,
-            id_token,
-            access_token,
-        }))
+        Ok(Ok((lifecycle, id_token, access_token)))
     }
 
     /// Count a trap, drop the instance, quarantine after too many in a row.
-    fn trapped(&self, slot: &mut Slot, during: &str, error: wasmtime::Error) -> Outcome {
-        let cause = TrapCause::of(&error);
-        let message = error.root_cause().to_string();
+    fn trapped(&self, slot: &mut Slot, during: &str, trapped: Trapped) -> Outcome {
+        let cause = TrapCause::of(&trapped.error);
+        let mut message = trapped.error.root_cause().to_string();
+        // A panicking SDK logs the panic's message (and where) at `error` just before the
+        // trap: that, not "`unreachable` executed", is what the author needs to read.
+        if let (TrapCause::Panic, Some(line)) = (cause, trapped.last_error) {
+            message = line;
+        }
         self.counters.trap(cause);
         slot.live = None;
         slot.consecutive_traps += 1;
-        tracing::warn!(listener = %self.name, cause = cause.as_str(), "{during} trapped: {message}");
+        tracing::warn!(listener = %self.name, cause = cause.as_str(), "{during} trapped: {}", escape_control(&message));
         let max = self.spec.limits.max_consecutive_traps;
         if slot.consecutive_traps >= max {
             let reason = format!("{max} traps in a row, the last: {cause} ({message})");
-            tracing::error!(listener = %self.name, "quarantined: {reason}");
+            tracing::error!(listener = %self.name, "quarantined: {}", escape_control(&reason));
             slot.health = Health::Quarantined(reason);
         }
         Outcome::Trap { cause, message }
@@ -395,6 +454,13 @@ enum Started {
     Enabled(Live),
     NotEnabled,
     InitFailed(String),
+}
+
+/// A call that trapped, and the last line the guest logged at `error` in it (a panic's
+/// message, when its SDK forwards one).
+struct Trapped {
+    error: wasmtime::Error,
+    last_error: Option<String>,
 }
 
 /// Arm the limits, lend the guest views of the event, call, take the views back.

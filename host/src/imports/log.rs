@@ -12,6 +12,8 @@ use wasmtime::StoreContextMut;
 /// Longest message kept, in bytes; longer ones are cut at a character boundary. Enough for
 /// a claims set or a SET; a guest cannot flood the host's log with megabytes.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// The most of an `error` line a trap record quotes.
+pub const MAX_TRAP_NOTE_BYTES: usize = 1024;
 /// Lines kept per call; the rest are counted in `logs_dropped`. A listener logs a few lines
 /// per event; 64 leaves room for a debug dump without letting a loop flood the log.
 pub const MAX_LINES_PER_CALL: u32 = 64;
@@ -80,6 +82,9 @@ pub struct LogCtx {
     sink: Arc<dyn LogSink>,
     lines_this_call: u32,
     dropped: Arc<AtomicU64>,
+    /// The last line logged at `error` in this call, kept for the trap record (an SDK logs a
+    /// panic's message there just before the trap).
+    last_error: Option<String>,
 }
 
 impl LogCtx {
@@ -89,11 +94,18 @@ impl LogCtx {
             sink,
             lines_this_call: 0,
             dropped,
+            last_error: None,
         }
     }
 
     pub(crate) fn begin_call(&mut self) {
         self.lines_this_call = 0;
+        self.last_error = None;
+    }
+
+    /// The last line logged at `error` in the current call, if any.
+    pub(crate) fn take_last_error(&mut self) -> Option<String> {
+        self.last_error.take()
     }
 
     /// Past the per-call cap: the line is counted as dropped.
@@ -111,7 +123,11 @@ impl LogCtx {
             return;
         }
         self.lines_this_call += 1;
-        self.sink.log(&self.listener, level, truncate(message, MAX_MESSAGE_BYTES));
+        let message = truncate(message, MAX_MESSAGE_BYTES);
+        if level == LogLevel::Error {
+            self.last_error = Some(truncate(message, MAX_TRAP_NOTE_BYTES).to_owned());
+        }
+        self.sink.log(&self.listener, level, message);
     }
 }
 
