@@ -87,6 +87,10 @@ for g in "${core_guests[@]}" "${wasip2_guests[@]}"; do
   fi
 done
 
+# The SDK's unit tests and the compile-fail checks of its export macros (a wrong macro for
+# the listener's traits, two export macros in one crate).
+"$guests/sdk/check.sh"
+
 say "ok: $dist"
 for g in "${core_guests[@]}" "${wasip2_guests[@]}" "${wat_guests[@]}"; do
   printf '  %-15s %8s bytes\n' "$g" "$(stat -c %s "$dist/$g.wasm")"

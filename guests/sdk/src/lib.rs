@@ -2,23 +2,42 @@
 //! and access tokens (the sandboxed counterpart of Connect2id's
 //! `IDTokenIssueEventListener` / `AccessTokenIssueEventListener` SPIs).
 //!
-//! Implement [`Listener`] on a `Default` type and export it with exactly one of
-//! [`export_id_token_listener!`], [`export_access_token_listener!`] or [`export_listener!`].
-//! The component then exports only the handler interfaces it listens to (worlds
-//! `id-token-only`, `access-token-only`, `all-tokens` of `wit/listener.wit`).
+//! A listener is a `Default` type that implements [`Listener`] (lifecycle, every method
+//! defaulted) and the trait of each token kind it handles: [`IdTokenListener`],
+//! [`AccessTokenListener`] or both. It is exported with the one macro that matches:
+//!
+//! | Implements | Export with | World of `wit/listener.wit` |
+//! |---|---|---|
+//! | `IdTokenListener` | [`export_id_token_listener!`] | `id-token-only` |
+//! | `AccessTokenListener` | [`export_access_token_listener!`] | `access-token-only` |
+//! | both | [`export_listener!`] | `all-tokens` |
+//!
+//! Any other pairing is a compile error that names the macro to use, and so is a second
+//! export macro in the same crate (a component is one listener).
 //!
 //! ```ignore
+//! use tokenwatch_guest::{log, EventContext, IdTokenEvent, IdTokenListener, Listener};
+//!
 //! #[derive(Default)]
 //! struct Audit;
 //!
-//! impl tokenwatch_guest::Listener for Audit {
-//!     fn id_token_issued(&mut self, event: &IdTokenEvent, ctx: &EventContext) {
-//!         tokenwatch_guest::log::info(&format!("sub={:?}", event.claims().subject()));
+//! impl Listener for Audit {}
+//!
+//! impl IdTokenListener for Audit {
+//!     fn id_token_issued(&mut self, event: &IdTokenEvent, _ctx: &EventContext) {
+//!         let acr = event.claims().acr().unwrap_or_default();
+//!         log::info(&format!("sub={:?} acr={acr}", event.claims().subject()));
 //!     }
 //! }
 //!
 //! tokenwatch_guest::export_id_token_listener!(Audit);
 //! ```
+//!
+//! A panic in a listener is logged at `error` as `panicked at FILE:LINE:COL: MESSAGE`
+//! before the call traps (see [`panic`]).
+
+pub mod json;
+pub mod panic;
 
 /// Raw wit-bindgen output, for anything the ergonomic layer does not cover.
 pub mod bindings {
@@ -56,9 +75,17 @@ pub use imp::publish::PublishError;
 pub use imp::signer::SignError;
 pub use imp::token::{Claims, EventContext};
 
-/// A token issue event listener. One value lives per Wasm instance: it is created with
+/// The lifecycle of a listener. One value lives per Wasm instance: it is created with
 /// `Default` just before [`Listener::init`] and dropped after [`Listener::shutdown`].
 /// (After a trap the host starts a fresh instance, so a fresh value is initialised.)
+///
+/// Every method has a default, so `impl Listener for MyListener {}` is enough. The events
+/// come through [`IdTokenListener`] and/or [`AccessTokenListener`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `tokenwatch_guest::Listener`",
+    label = "not a listener",
+    note = "every listener implements `Listener` (init, is_enabled, shutdown); all its methods have defaults, so `impl Listener for {Self} {{}}` is enough"
+)]
 pub trait Listener: Default + 'static {
     /// Called once before any event. An error disables the listener; the host logs it.
     fn init(&mut self, properties: &Properties) -> Result<(), String> {
@@ -69,18 +96,34 @@ pub trait Listener: Default + 'static {
     fn is_enabled(&self) -> bool {
         true
     }
-    /// An ID token was issued (only delivered by `export_id_token_listener!` /
-    /// `export_listener!` components).
-    fn id_token_issued(&mut self, event: &IdTokenEvent, ctx: &EventContext) {
-        let _ = (event, ctx);
-    }
-    /// An access token was issued (only delivered by `export_access_token_listener!` /
-    /// `export_listener!` components).
-    fn access_token_issued(&mut self, event: &AccessTokenEvent, ctx: &EventContext) {
-        let _ = (event, ctx);
-    }
     /// Called once when the host shuts down.
     fn shutdown(&mut self) {}
+}
+
+/// A listener of issued ID tokens (`IDTokenIssueEventListener`). Export it with
+/// [`export_id_token_listener!`], or with [`export_listener!`] when the type also
+/// implements [`AccessTokenListener`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `tokenwatch_guest::IdTokenListener`, which this export macro needs",
+    label = "not an ID-token listener",
+    note = "`export_id_token_listener!` and `export_listener!` export the ID-token handler `IdTokenListener::id_token_issued`; a listener of access tokens only is exported with `export_access_token_listener!`"
+)]
+pub trait IdTokenListener: Listener {
+    /// An ID token was issued.
+    fn id_token_issued(&mut self, event: &IdTokenEvent, ctx: &EventContext);
+}
+
+/// A listener of issued access tokens (`AccessTokenIssueEventListener`). Export it with
+/// [`export_access_token_listener!`], or with [`export_listener!`] when the type also
+/// implements [`IdTokenListener`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `tokenwatch_guest::AccessTokenListener`, which this export macro needs",
+    label = "not an access-token listener",
+    note = "`export_access_token_listener!` and `export_listener!` export the access-token handler `AccessTokenListener::access_token_issued`; a listener of ID tokens only is exported with `export_id_token_listener!`"
+)]
+pub trait AccessTokenListener: Listener {
+    /// An access token was issued.
+    fn access_token_issued(&mut self, event: &AccessTokenEvent, ctx: &EventContext);
 }
 
 /// An issued ID token.
@@ -109,6 +152,42 @@ impl AccessTokenEvent<'_> {
     /// The token's claims set (a host resource; every getter returns a copy).
     pub fn claims(&self) -> &Claims {
         self.claims
+    }
+}
+
+/// Typed access to one claim. Each method is one `get` call into the host, whose JSON text
+/// it reads with [`json`]; `None` when the claim is absent or has another JSON type. For
+/// anything else (objects, numbers with fractions, mixed arrays), [`Claims::get`] returns
+/// the claim's JSON text as it is.
+impl Claims {
+    /// A string claim, unescaped (`"a\"b"` gives `a"b`).
+    pub fn get_str(&self, name: &str) -> Option<String> {
+        json::parse_str(&self.get(name)?)
+    }
+    /// An integer claim that fits `i64` (no fraction, no exponent).
+    pub fn get_i64(&self, name: &str) -> Option<i64> {
+        json::parse_i64(&self.get(name)?)
+    }
+    /// A boolean claim, such as `email_verified`.
+    pub fn get_bool(&self, name: &str) -> Option<bool> {
+        json::parse_bool(&self.get(name)?)
+    }
+    /// A claim that is an array of strings, each unescaped. A single string is not a list:
+    /// for `aud`, which may be either, use [`Claims::audience`].
+    pub fn get_strings(&self, name: &str) -> Option<Vec<String>> {
+        json::parse_strings(&self.get(name)?)
+    }
+    /// `acr`, the authentication context class reference, when it is a string.
+    pub fn acr(&self) -> Option<String> {
+        self.get_str("acr")
+    }
+    /// `amr`, the authentication methods references, when it is an array of strings.
+    pub fn amr(&self) -> Option<Vec<String>> {
+        self.get_strings("amr")
+    }
+    /// `auth_time` in seconds since the epoch, when it is an integer.
+    pub fn auth_time(&self) -> Option<i64> {
+        self.get_i64("auth_time")
     }
 }
 
@@ -227,6 +306,71 @@ pub mod __private {
         out
     }
 
+    // --- compile-time checks of the export macros ------------------------------------------
+
+    /// The bound of each macro, checked before the glue so that its error comes first.
+    pub fn id_token_listener<T: IdTokenListener>() {}
+    pub fn access_token_listener<T: AccessTokenListener>() {}
+
+    /// Whether `T` implements the other kind's trait, told apart by method resolution on a
+    /// concrete type ("autoref specialisation"): the method on `Probe<T>` is found first
+    /// when its bound holds, the one on `&Probe<T>` otherwise. The answer is a type, so a
+    /// bound on it can fail with a message of our own.
+    pub struct Probe<T>(PhantomData<T>);
+    impl<T> Probe<T> {
+        pub const fn new() -> Self {
+            Probe(PhantomData)
+        }
+    }
+    pub struct Implements;
+    pub struct DoesNotImplement;
+
+    pub trait ProbeIdTokenListener {
+        fn id_token_listener(&self) -> Implements {
+            Implements
+        }
+    }
+    impl<T: IdTokenListener> ProbeIdTokenListener for Probe<T> {}
+    pub trait ProbeIdTokenListenerFallback {
+        fn id_token_listener(&self) -> DoesNotImplement {
+            DoesNotImplement
+        }
+    }
+    impl<T> ProbeIdTokenListenerFallback for &Probe<T> {}
+
+    pub trait ProbeAccessTokenListener {
+        fn access_token_listener(&self) -> Implements {
+            Implements
+        }
+    }
+    impl<T: AccessTokenListener> ProbeAccessTokenListener for Probe<T> {}
+    pub trait ProbeAccessTokenListenerFallback {
+        fn access_token_listener(&self) -> DoesNotImplement {
+            DoesNotImplement
+        }
+    }
+    impl<T> ProbeAccessTokenListenerFallback for &Probe<T> {}
+
+    #[diagnostic::on_unimplemented(
+        message = "`{T}` also implements `AccessTokenListener`, but `export_id_token_listener!` exports only the ID-token handler: every access token would be skipped",
+        label = "`{T}` implements `AccessTokenListener` too",
+        note = "export a listener of both kinds with `tokenwatch_guest::export_listener!({T})`"
+    )]
+    pub trait NotAlsoAccessTokenListener<T> {}
+    impl<T> NotAlsoAccessTokenListener<T> for DoesNotImplement {}
+    pub fn not_also_access_token_listener<T, K: NotAlsoAccessTokenListener<T>>(_: K) {}
+
+    #[diagnostic::on_unimplemented(
+        message = "`{T}` also implements `IdTokenListener`, but `export_access_token_listener!` exports only the access-token handler: every ID token would be skipped",
+        label = "`{T}` implements `IdTokenListener` too",
+        note = "export a listener of both kinds with `tokenwatch_guest::export_listener!({T})`"
+    )]
+    pub trait NotAlsoIdTokenListener<T> {}
+    impl<T> NotAlsoIdTokenListener<T> for DoesNotImplement {}
+    pub fn not_also_id_token_listener<T, K: NotAlsoIdTokenListener<T>>(_: K) {}
+
+    // --- the adapter ----------------------------------------------------------------------
+
     // A component holds exactly one listener, so one type-erased slot is enough and keeps
     // the adapter generic (no per-type statics needed).
     thread_local! {
@@ -240,11 +384,13 @@ pub mod __private {
         })
     }
 
-    /// Implements the generated Guest traits by forwarding to the `Listener`.
+    /// Implements the generated Guest traits by forwarding to the listener's traits.
     pub struct Adapter<T>(PhantomData<T>);
 
     impl<T: Listener> exp::lifecycle::Guest for Adapter<T> {
         fn init(properties: Vec<(String, String)>) -> Result<(), String> {
+            // Before any listener code runs, `Default` included.
+            crate::panic::install_hook();
             let mut listener = T::default();
             listener.init(&Properties(properties))?;
             LISTENER.with(|slot| *slot.borrow_mut() = Some(Box::new(listener)));
@@ -260,14 +406,14 @@ pub mod __private {
     }
 
     // Events before a successful init are ignored: the host never sends them.
-    impl<T: Listener> exp::id_token_listener::Guest for Adapter<T> {
+    impl<T: IdTokenListener> exp::id_token_listener::Guest for Adapter<T> {
         fn id_token_issued(claims: &Claims, local_subject: Option<String>, context: &EventContext) {
             let event = IdTokenEvent { claims, local_subject };
             with::<T, _>(|l| l.id_token_issued(&event, context));
         }
     }
 
-    impl<T: Listener> exp::access_token_listener::Guest for Adapter<T> {
+    impl<T: AccessTokenListener> exp::access_token_listener::Guest for Adapter<T> {
         fn access_token_issued(claims: &Claims, context: &EventContext) {
             let event = AccessTokenEvent { claims };
             with::<T, _>(|l| l.access_token_issued(&event, context));
@@ -275,11 +421,42 @@ pub mod __private {
     }
 }
 
-/// Exports `$ty: Listener` as an ID-token-only listener (world `id-token-only`).
+/// Every export macro defines this `#[macro_export]` macro at the crate root, so a second
+/// export macro anywhere in the crate is a compile error that names the rule ("the name
+/// `only_one_tokenwatch_export_macro_per_crate` is defined multiple times") instead of a
+/// duplicate-symbol link error. A component is one listener: use `export_listener!` for a
+/// listener of both token kinds.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tokenwatch_one_export_per_crate {
+    () => {
+        #[doc(hidden)]
+        #[macro_export]
+        macro_rules! only_one_tokenwatch_export_macro_per_crate {
+            () => {};
+        }
+    };
+}
+
+/// Exports `$ty` as a listener of ID tokens only (world `id-token-only`; component exports
+/// `lifecycle` and `id-token-listener`).
+///
+/// `$ty` must implement [`Listener`] and [`IdTokenListener`], and must not implement
+/// [`AccessTokenListener`] (use [`export_listener!`] for both); either mistake is a compile
+/// error. Use one export macro per crate.
 #[macro_export]
 macro_rules! export_id_token_listener {
     ($ty:ty) => {
+        $crate::__tokenwatch_one_export_per_crate!();
         const _: () = {
+            const _: fn() = || {
+                $crate::__private::id_token_listener::<$ty>();
+                #[allow(unused_imports)]
+                use $crate::__private::{ProbeAccessTokenListener as _, ProbeAccessTokenListenerFallback as _};
+                $crate::__private::not_also_access_token_listener::<$ty, _>(
+                    (&$crate::__private::Probe::<$ty>::new()).access_token_listener(),
+                );
+            };
             type __TokenwatchAdapter = $crate::__private::Adapter<$ty>;
             $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle::__export_tokenwatch_listener_lifecycle_0_1_0_cabi!(
                 __TokenwatchAdapter with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle);
@@ -294,11 +471,25 @@ macro_rules! export_id_token_listener {
     };
 }
 
-/// Exports `$ty: Listener` as an access-token-only listener (world `access-token-only`).
+/// Exports `$ty` as a listener of access tokens only (world `access-token-only`; component
+/// exports `lifecycle` and `access-token-listener`).
+///
+/// `$ty` must implement [`Listener`] and [`AccessTokenListener`], and must not implement
+/// [`IdTokenListener`] (use [`export_listener!`] for both); either mistake is a compile
+/// error. Use one export macro per crate.
 #[macro_export]
 macro_rules! export_access_token_listener {
     ($ty:ty) => {
+        $crate::__tokenwatch_one_export_per_crate!();
         const _: () = {
+            const _: fn() = || {
+                $crate::__private::access_token_listener::<$ty>();
+                #[allow(unused_imports)]
+                use $crate::__private::{ProbeIdTokenListener as _, ProbeIdTokenListenerFallback as _};
+                $crate::__private::not_also_id_token_listener::<$ty, _>(
+                    (&$crate::__private::Probe::<$ty>::new()).id_token_listener(),
+                );
+            };
             type __TokenwatchAdapter = $crate::__private::Adapter<$ty>;
             $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle::__export_tokenwatch_listener_lifecycle_0_1_0_cabi!(
                 __TokenwatchAdapter with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle);
@@ -313,11 +504,21 @@ macro_rules! export_access_token_listener {
     };
 }
 
-/// Exports `$ty: Listener` as a listener of both token kinds (world `all-tokens`).
+/// Exports `$ty` as a listener of both token kinds (world `all-tokens`; component exports
+/// `lifecycle`, `id-token-listener` and `access-token-listener`).
+///
+/// `$ty` must implement [`Listener`], [`IdTokenListener`] and [`AccessTokenListener`]; a
+/// missing one is a compile error that names the single-kind macro to use instead. Use one
+/// export macro per crate.
 #[macro_export]
 macro_rules! export_listener {
     ($ty:ty) => {
+        $crate::__tokenwatch_one_export_per_crate!();
         const _: () = {
+            const _: fn() = || {
+                $crate::__private::id_token_listener::<$ty>();
+                $crate::__private::access_token_listener::<$ty>();
+            };
             type __TokenwatchAdapter = $crate::__private::Adapter<$ty>;
             $crate::__private::__export_all_tokens!(__TokenwatchAdapter with_types_in $crate::bindings::all_tokens);
         };

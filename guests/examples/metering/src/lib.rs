@@ -1,7 +1,7 @@
 //! Counts issued access tokens per client and per scope value and logs the running counts
 //! every `report_every` events (default 100).
 use std::collections::BTreeMap;
-use tokenwatch_guest::{log, AccessTokenEvent, EventContext, Listener, Properties};
+use tokenwatch_guest::{log, AccessTokenEvent, AccessTokenListener, EventContext, Listener, Properties};
 
 const DEFAULT_REPORT_EVERY: u64 = 100;
 
@@ -26,7 +26,9 @@ impl Listener for Metering {
         log::info(&format!("init report_every={}", self.report_every));
         Ok(())
     }
+}
 
+impl AccessTokenListener for Metering {
     fn access_token_issued(&mut self, event: &AccessTokenEvent, ctx: &EventContext) {
         let claims = event.claims();
         // RFC 9068 tokens carry client_id; fall back to the issuing context.

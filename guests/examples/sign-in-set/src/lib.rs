@@ -9,7 +9,8 @@
 //!     "subject": {"format": "iss_sub", "iss": "<issuer>", "sub": "<sub>"},
 //!     "event_timestamp": <iat>, "client_id": "<client>", "acr": "<acr>", "amr": [...]}}}
 //! ```
-use tokenwatch_guest::{log, publish, signer, EventContext, IdTokenEvent, Listener, PublishError, SignError};
+use tokenwatch_guest::json::quote;
+use tokenwatch_guest::{log, publish, signer, EventContext, IdTokenEvent, IdTokenListener, Listener, PublishError, SignError};
 
 const SESSION_ESTABLISHED: &str =
     "https://schemas.openid.net/secevent/caep/event-type/session-established";
@@ -17,7 +18,9 @@ const SESSION_ESTABLISHED: &str =
 #[derive(Default)]
 struct SignInSet;
 
-impl Listener for SignInSet {
+impl Listener for SignInSet {}
+
+impl IdTokenListener for SignInSet {
     fn id_token_issued(&mut self, event: &IdTokenEvent, ctx: &EventContext) {
         let claims = event.claims();
         let Some(sub) = claims.get("sub") else {
@@ -27,13 +30,13 @@ impl Listener for SignInSet {
         // Claim values come as JSON text: spliced in as they are.
         let mut body = format!(
             r#"{{"subject":{{"format":"iss_sub","iss":{},"sub":{sub}}}"#,
-            json_string(&ctx.issuer())
+            quote(&ctx.issuer())
         );
         if let Some(iat) = claims.issued_at() {
             body.push_str(&format!(r#","event_timestamp":{iat}"#));
         }
         let client = ctx.client_id();
-        let client = if client.is_empty() { claims.get("azp").or_else(|| first_aud(&claims.audience())) } else { Some(json_string(&client)) };
+        let client = if client.is_empty() { claims.get("azp").or_else(|| first_aud(&claims.audience())) } else { Some(quote(&client)) };
         if let Some(client) = client {
             body.push_str(&format!(r#","client_id":{client}"#));
         }
@@ -60,7 +63,7 @@ impl Listener for SignInSet {
 }
 
 fn first_aud(aud: &[String]) -> Option<String> {
-    aud.first().map(|a| json_string(a))
+    aud.first().map(|a| quote(a))
 }
 
 fn describe(e: &SignError) -> String {
@@ -71,22 +74,6 @@ fn describe(e: &SignError) -> String {
         SignError::TooLarge(n) => format!("larger than {n} bytes"),
         SignError::AudienceNotAllowed(a) => format!("audience {a} not allowed"),
     }
-}
-
-/// A string as JSON text.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 tokenwatch_guest::export_id_token_listener!(SignInSet);

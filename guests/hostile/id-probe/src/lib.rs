@@ -1,5 +1,5 @@
 //! Probe exporting only `id-token-listener`: shows the host skips it for access tokens.
-use tokenwatch_guest::{log, EventContext, IdTokenEvent, Listener, Properties};
+use tokenwatch_guest::{log, EventContext, IdTokenEvent, IdTokenListener, Listener, Properties};
 
 #[derive(Default)]
 struct IdProbe;
@@ -9,12 +9,15 @@ impl Listener for IdProbe {
         log::info("init");
         Ok(())
     }
+    fn shutdown(&mut self) {
+        log::info("shutdown");
+    }
+}
+
+impl IdTokenListener for IdProbe {
     fn id_token_issued(&mut self, event: &IdTokenEvent, _: &EventContext) {
         let sub = event.claims().subject().unwrap_or_default();
         log::info(&format!("id-token {sub}"));
-    }
-    fn shutdown(&mut self) {
-        log::info("shutdown");
     }
 }
 

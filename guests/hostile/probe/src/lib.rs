@@ -2,8 +2,8 @@
 //! every mode misbehaves in the event handlers of both token kinds unless noted.
 use std::hint::black_box;
 use tokenwatch_guest::{
-    log, publish, signer, AccessTokenEvent, Claims, EventContext, IdTokenEvent, Listener,
-    Properties,
+    log, publish, signer, AccessTokenEvent, AccessTokenListener, Claims, EventContext,
+    IdTokenEvent, IdTokenListener, Listener, Properties,
 };
 
 #[derive(Default, Clone, Copy, PartialEq, Debug)]
@@ -89,16 +89,20 @@ impl Listener for Probe {
         self.mode != Mode::Disabled
     }
 
+    fn shutdown(&mut self) {
+        log::info("shutdown");
+    }
+}
+
+impl IdTokenListener for Probe {
     fn id_token_issued(&mut self, event: &IdTokenEvent, ctx: &EventContext) {
         self.on_event("id-token", event.claims(), ctx);
     }
+}
 
+impl AccessTokenListener for Probe {
     fn access_token_issued(&mut self, event: &AccessTokenEvent, ctx: &EventContext) {
         self.on_event("access-token", event.claims(), ctx);
-    }
-
-    fn shutdown(&mut self) {
-        log::info("shutdown");
     }
 }
 

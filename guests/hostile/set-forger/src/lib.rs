@@ -9,7 +9,10 @@
 //! - `forged-iss`: `iss` = another issuer.
 //! - `flood`: 10,000 signatures in one event; logs `flood signed=N quota=M other=K`.
 //! - `huge`: 10 MB of claims.
-use tokenwatch_guest::{log, signer, AccessTokenEvent, EventContext, IdTokenEvent, Listener, Properties, SignError};
+use tokenwatch_guest::{
+    log, signer, AccessTokenEvent, AccessTokenListener, EventContext, IdTokenEvent, IdTokenListener, Listener,
+    Properties, SignError,
+};
 
 const EVENT: &str = r#""events":{"https://schemas.openid.net/secevent/caep/event-type/session-established":{"event_timestamp":1700000000}}"#;
 
@@ -25,11 +28,15 @@ impl Listener for Forger {
         self.audience = properties.get("audience").map(str::to_owned);
         Ok(())
     }
+}
 
+impl IdTokenListener for Forger {
     fn id_token_issued(&mut self, _event: &IdTokenEvent, _ctx: &EventContext) {
         self.attempt();
     }
+}
 
+impl AccessTokenListener for Forger {
     fn access_token_issued(&mut self, _event: &AccessTokenEvent, _ctx: &EventContext) {
         self.attempt();
     }

@@ -5,7 +5,9 @@
 //! - `poll`: the same wait through `wasi:io/poll.poll`;
 //! - `random`: asks for `random_bytes` (default 64 MiB) of random in each handler.
 use std::time::Duration;
-use tokenwatch_guest::{log, AccessTokenEvent, EventContext, IdTokenEvent, Listener, Properties};
+use tokenwatch_guest::{
+    log, AccessTokenEvent, AccessTokenListener, EventContext, IdTokenEvent, IdTokenListener, Listener, Properties,
+};
 
 #[derive(Default)]
 struct WasiEnv {
@@ -62,16 +64,20 @@ impl Listener for WasiEnv {
         Ok(())
     }
 
+    fn shutdown(&mut self) {
+        self.wait_if("shutdown");
+    }
+}
+
+impl IdTokenListener for WasiEnv {
     fn id_token_issued(&mut self, _: &IdTokenEvent, _: &EventContext) {
         self.on_event();
     }
+}
 
+impl AccessTokenListener for WasiEnv {
     fn access_token_issued(&mut self, _: &AccessTokenEvent, _: &EventContext) {
         self.on_event();
-    }
-
-    fn shutdown(&mut self) {
-        self.wait_if("shutdown");
     }
 }
 
