@@ -1,17 +1,39 @@
 // expect: ok
-// The control: every mistake below is one change away from this.
-use tokenwatch_guest::{log, AccessTokenEvent, AccessTokenListener, EventContext, IdTokenEvent, IdTokenListener, Listener};
+// The control, and the README's complete listener ("Write a listener (Rust)"), kept the same.
+use tokenwatch_guest::{
+    log, AccessTokenEvent, AccessTokenListener, EventContext, IdTokenEvent, IdTokenListener,
+    Listener, Properties,
+};
 
 #[derive(Default)]
-struct Both;
-impl Listener for Both {}
-impl IdTokenListener for Both {
-    fn id_token_issued(&mut self, event: &IdTokenEvent, _: &EventContext) {
-        log::info(&format!("acr={:?} amr={:?}", event.claims().acr(), event.claims().amr()));
-    }
-}
-impl AccessTokenListener for Both {
-    fn access_token_issued(&mut self, _: &AccessTokenEvent, _: &EventContext) {}
+struct Counter {
+    prefix: String,
+    seen: u64, // lives across events: one instance per listener
 }
 
-tokenwatch_guest::export_listener!(Both);
+impl Listener for Counter {
+    fn init(&mut self, properties: &Properties) -> Result<(), String> {
+        self.prefix = properties.get("prefix").unwrap_or("tokens").to_owned();
+        Ok(())
+    }
+}
+
+impl IdTokenListener for Counter {
+    fn id_token_issued(&mut self, event: &IdTokenEvent, ctx: &EventContext) {
+        self.seen += 1;
+        let claims = event.claims();
+        let sub = claims.subject().unwrap_or_else(|| "-".into());
+        let acr = claims.acr().unwrap_or_else(|| "-".into()); // "urn:c2id:acr:mfa", not "\"urn:...\""
+        log::info(&format!("{} #{} id_token sub={sub} acr={acr} client={}", self.prefix, self.seen, ctx.client_id()));
+    }
+}
+
+impl AccessTokenListener for Counter {
+    fn access_token_issued(&mut self, event: &AccessTokenEvent, _ctx: &EventContext) {
+        self.seen += 1;
+        let scope = event.claims().scope().unwrap_or_default();
+        log::info(&format!("{} #{} access_token scope={scope}", self.prefix, self.seen));
+    }
+}
+
+tokenwatch_guest::export_listener!(Counter);
