@@ -281,7 +281,7 @@ fn config_file_signing_table_and_listener_audiences() {
     assert_eq!(jwks["keys"][0]["kid"], "pem-es");
     assert!(jwks["keys"][0].get("d").is_none());
     let e = Config::from_toml("[signing]\nkey_file = \"k\"\nissuer = \"x\"\nsecret = 1\n", dir.path()).unwrap_err();
-    assert!(e.0.contains("unknown field `secret`"), "{e}");
+    assert!(e.to_string().contains("unknown field `secret`"), "{e}");
 }
 
 /// The `tokenwatch` binary next to the test binary (built by `cargo test --workspace`).

@@ -1,12 +1,30 @@
 //! The TOML configuration file. Unknown keys are errors; every default is documented in the
 //! README's "Configuration" section.
+//!
+//! A configuration can also be built in code, with the same defaults as an empty file:
+//!
+//! ```
+//! use tokenwatch::{Config, LimitsConfig, ListenerConfig};
+//!
+//! let config = Config::new()
+//!     .with_limits(LimitsConfig { deadline_ms: Some(50), ..Default::default() })
+//!     .with_listener(
+//!         ListenerConfig::new("listeners/metering.wasm")
+//!             .with_name("metering")
+//!             .with_property("report_every", "100"),
+//!     );
+//! config.validate()?;
+//! # Ok::<(), tokenwatch::ConfigError>(())
+//! ```
 
 use crate::limits::LimitsConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The whole configuration file.
+/// The whole configuration file. `Config::default()` (or `Config::new()`) is an empty file:
+/// default limits, no listeners, no signing key.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -22,7 +40,9 @@ pub struct Config {
     pub signing: Option<crate::signing::SigningConfig>,
 }
 
-/// One `[[listener]]` table.
+/// One `[[listener]]` table. Build one in code with [`ListenerConfig::new`] and the `with_*`
+/// methods, or fill the fields over `..Default::default()` (whose `path` is empty and must be
+/// set).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
@@ -60,18 +80,16 @@ fn yes() -> bool {
     true
 }
 
-impl ListenerConfig {
-    /// This listener's SET signing policy (audiences, quota).
-    pub fn set_policy(&self) -> crate::signing::SetPolicy {
-        crate::signing::SetPolicy {
-            audiences: self.set_audiences.clone(),
-            max_signatures_per_call: self
-                .max_signatures_per_call
-                .unwrap_or(crate::signing::DEFAULT_MAX_SIGNATURES_PER_CALL),
-        }
+impl Default for ListenerConfig {
+    /// Every default, and an empty `path` (set it: validation refuses an empty path).
+    fn default() -> Self {
+        ListenerConfig::new(PathBuf::new())
     }
+}
 
-    /// A listener for the module at `path`, with every default.
+impl ListenerConfig {
+    /// A listener for the module at `path`, with every default: named after the file,
+    /// enabled, no properties, the host's limits, no WASI, no SET audiences.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         ListenerConfig {
             name: None,
@@ -82,6 +100,64 @@ impl ListenerConfig {
             wasi: false,
             set_audiences: Vec::new(),
             max_signatures_per_call: None,
+        }
+    }
+
+    /// Name the listener (default: the module's file name without `.wasm`).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Set one property handed to `init` (replacing a value of the same key).
+    pub fn with_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Set several properties.
+    pub fn with_properties<K: Into<String>, V: Into<String>>(mut self, properties: impl IntoIterator<Item = (K, V)>) -> Self {
+        self.properties.extend(properties.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// This listener's own limits, over the host's `[limits]`.
+    pub fn with_limits(mut self, limits: LimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// `false`: load and check the module, never call it.
+    pub fn with_enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Grant WASI preview 2 (deny-by-default context; see the README, "WASI").
+    pub fn with_wasi(mut self, wasi: bool) -> Self {
+        self.wasi = wasi;
+        self
+    }
+
+    /// The only `aud` values this listener's SETs can carry.
+    pub fn with_set_audiences<A: Into<String>>(mut self, audiences: impl IntoIterator<Item = A>) -> Self {
+        self.set_audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `sign-set` calls allowed per call into the listener (0 forbids signing).
+    pub fn with_max_signatures_per_call(mut self, max: u32) -> Self {
+        self.max_signatures_per_call = Some(max);
+        self
+    }
+
+    /// This listener's SET signing policy (audiences, quota).
+    pub fn set_policy(&self) -> crate::signing::SetPolicy {
+        crate::signing::SetPolicy {
+            audiences: self.set_audiences.clone(),
+            max_signatures_per_call: self
+                .max_signatures_per_call
+                .unwrap_or(crate::signing::DEFAULT_MAX_SIGNATURES_PER_CALL),
         }
     }
 
@@ -96,28 +172,176 @@ impl ListenerConfig {
     }
 }
 
-/// A configuration problem, naming the file and the place in it.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+/// What is wrong with a configuration; [`ConfigError::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// The file cannot be read.
+    Read,
+    /// Not TOML, an unknown key, a missing key or a value of the wrong type.
+    Syntax,
+    /// A value out of its range or otherwise unusable (limits, `[signing]`, a listener's
+    /// `path` or `set_audiences`).
+    Invalid,
+    /// A listener whose name is empty.
+    EmptyName,
+    /// Two listeners with the same name.
+    DuplicateName,
+    /// A malformed command-line override (`--property` without `LISTENER.KEY=VALUE`).
+    BadOverride,
+    /// A command-line override (`--property`, `--wasi`) naming no configured listener.
+    UnknownListener,
+}
+
+/// A configuration problem: its [kind](ConfigErrorKind), the file, the place in it (a table
+/// such as `[limits]` or `listener "audit"`, or a command-line option) and the key, where
+/// known. `Display` gives all of it in one message, for example
+/// `config tw.toml: [limits]: fuel must be at least 1`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(Box<Parts>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Parts {
+    kind: ConfigErrorKind,
+    file: Option<PathBuf>,
+    place: Option<String>,
+    key: Option<String>,
+    position: Option<(usize, usize)>,
+    message: String,
+}
+
+impl ConfigError {
+    fn new(kind: ConfigErrorKind, place: Option<String>, key: Option<&str>, message: impl Into<String>) -> Self {
+        ConfigError(Box::new(Parts { kind, file: None, place, key: key.map(str::to_owned), position: None, message: message.into() }))
+    }
+
+    /// A check's message `"<place>: <key> ..."` (or `"<place> <key>: ..."`), split into its parts.
+    fn at(kind: ConfigErrorKind, place: &str, message: String) -> Self {
+        let rest = message
+            .strip_prefix(place)
+            .and_then(|m| m.strip_prefix(": ").or_else(|| m.strip_prefix(' ')))
+            .unwrap_or(&message);
+        let word = rest.split([' ', ':', '=']).next().unwrap_or("");
+        let key = (!word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')).then_some(word);
+        ConfigError::new(kind, Some(place.to_owned()), key, rest)
+    }
+
+    /// What kind of problem it is.
+    pub fn kind(&self) -> ConfigErrorKind {
+        self.0.kind
+    }
+
+    /// The config file, when the configuration came from one.
+    pub fn file(&self) -> Option<&Path> {
+        self.0.file.as_deref()
+    }
+
+    /// The table (`[limits]`, `[signing]`, `listener "audit"`, `listener "audit"
+    /// [listener.limits]`, `[[listener]] #2`) or command-line option (`--property "..."`,
+    /// `--wasi "..."`) the problem is in. For a TOML syntax error, the table header above
+    /// the error's line, if any.
+    pub fn place(&self) -> Option<&str> {
+        self.0.place.as_deref()
+    }
+
+    /// The key at fault (`fuel`, `issuer`, `set_audiences`, an unknown key), when known.
+    pub fn key(&self) -> Option<&str> {
+        self.0.key.as_deref()
+    }
+
+    /// Line and column (1-based) in the file, for TOML syntax errors.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        self.0.position
+    }
+
+    /// The problem itself, without the file and the place.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    fn in_file(mut self, file: &Path) -> Self {
+        self.0.file = Some(file.to_owned());
+        self
+    }
+
+    /// A TOML error, with the table it happened in and its line and column.
+    fn syntax(error: toml::de::Error, text: &str) -> Self {
+        let position = error.span().map(|span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            (line, column)
+        });
+        // The closest table header at or above the error's line.
+        let place = position.and_then(|(line, _)| {
+            text.lines().take(line).collect::<Vec<_>>().into_iter().rev().find_map(|l| {
+                let l = l.split('#').next().unwrap_or("").trim();
+                (l.starts_with('[') && l.ends_with(']')).then(|| l.to_owned())
+            })
+        });
+        let key = error.message().strip_prefix("unknown field `").and_then(|m| m.split('`').next());
+        let mut e = ConfigError::new(ConfigErrorKind::Syntax, place, key, error.to_string().trim_end());
+        e.0.position = position;
+        e
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.0;
+        match (&e.file, e.kind) {
+            (Some(file), ConfigErrorKind::Read) => return write!(f, "cannot read config {}: {}", file.display(), e.message),
+            (Some(file), _) => write!(f, "config {}: ", file.display())?,
+            (None, _) => {}
+        }
+        // A TOML error's own text shows the line, the column and the line itself.
+        match &e.place {
+            Some(place) if e.kind != ConfigErrorKind::Syntax => write!(f, "{place}: {}", e.message),
+            _ => f.write_str(&e.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 impl Config {
+    /// An empty configuration: default limits, no listeners, no signing key.
+    pub fn new() -> Self {
+        Config::default()
+    }
+
+    /// Add a listener, called after those already configured.
+    pub fn with_listener(mut self, listener: ListenerConfig) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+
+    /// The limits of every listener (`[limits]`).
+    pub fn with_limits(mut self, limits: LimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sign SETs with this key (`[signing]`).
+    pub fn with_signing(mut self, signing: crate::signing::SigningConfig) -> Self {
+        self.signing = Some(signing);
+        self
+    }
+
     /// Read and validate a config file. Relative listener paths are resolved against the
     /// file's directory.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("cannot read config {}: {e}", path.display())))?;
+            .map_err(|e| ConfigError::new(ConfigErrorKind::Read, None, None, e.to_string()).in_file(path))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::from_toml(&text, base)
-            .map_err(|e| ConfigError(format!("config {}: {}", path.display(), e.0)))
+        Config::from_toml(&text, base).map_err(|e| e.in_file(path))
     }
 
     /// Parse and validate TOML text; relative listener paths are resolved against `base`.
     pub fn from_toml(text: &str, base: &Path) -> Result<Config, ConfigError> {
-        let mut config: Config =
-            toml::from_str(text).map_err(|e| ConfigError(e.to_string().trim_end().to_owned()))?;
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::syntax(e, text))?;
         for l in &mut config.listeners {
-            if l.path.is_relative() {
+            if l.path.is_relative() && !l.path.as_os_str().is_empty() {
                 l.path = base.join(&l.path);
             }
         }
@@ -128,43 +352,65 @@ impl Config {
         Ok(config)
     }
 
-    /// Check what serde cannot: limits in range, listener names unique.
+    /// Check what serde cannot: limits in range, listener paths and names set, names
+    /// unique, `[signing]` values.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.limits.validate("[limits]").map_err(ConfigError)?;
+        use ConfigErrorKind::*;
+        self.limits.validate("[limits]").map_err(|m| ConfigError::at(Invalid, "[limits]", m))?;
         if let Some(signing) = &self.signing {
-            signing.validate().map_err(ConfigError)?;
+            signing.validate().map_err(|m| ConfigError::at(Invalid, "[signing]", m))?;
         }
-        let mut seen = std::collections::BTreeSet::new();
-        for l in &self.listeners {
+        let mut seen = std::collections::BTreeMap::new();
+        for (i, l) in self.listeners.iter().enumerate() {
+            let table = || format!("[[listener]] #{}", i + 1);
+            if l.path.as_os_str().is_empty() {
+                return Err(ConfigError::new(Invalid, Some(table()), Some("path"), "path is empty"));
+            }
             let name = l.name();
             if name.is_empty() {
-                return Err(ConfigError(format!(
-                    "listener at {}: the name is empty",
-                    l.path.display()
-                )));
+                return Err(ConfigError::new(
+                    EmptyName,
+                    Some(table()),
+                    Some("name"),
+                    format!("the name is empty (path {})", l.path.display()),
+                ));
             }
-            if !seen.insert(name.clone()) {
-                return Err(ConfigError(format!(
-                    "two listeners are named {name:?}: give one of them another `name`"
-                )));
+            if let Some(first) = seen.insert(name.clone(), i + 1) {
+                return Err(ConfigError::new(
+                    DuplicateName,
+                    Some(table()),
+                    Some("name"),
+                    format!("two listeners are named {name:?} (#{first} and this one): give one of them another `name`"),
+                ));
             }
-            l.limits
-                .validate(&format!("listener {name:?} [listener.limits]"))
-                .map_err(ConfigError)?;
+            let place = format!("listener {name:?} [listener.limits]");
+            l.limits.validate(&place).map_err(|m| ConfigError::at(Invalid, &place, m))?;
             if l.set_audiences.iter().any(|a| a.is_empty()) {
-                return Err(ConfigError(format!("listener {name:?}: set_audiences holds an empty string")));
+                return Err(ConfigError::new(
+                    Invalid,
+                    Some(format!("listener {name:?}")),
+                    Some("set_audiences"),
+                    "set_audiences holds an empty string",
+                ));
             }
         }
         Ok(())
     }
 
+    fn unknown_listener(&self, option: String, name: &str) -> ConfigError {
+        let names: Vec<String> = self.listeners.iter().map(ListenerConfig::name).collect();
+        ConfigError::new(
+            ConfigErrorKind::UnknownListener,
+            Some(option),
+            None,
+            format!("no listener named {name:?} (listeners: {})", names.join(", ")),
+        )
+    }
+
     /// Apply `LISTENER.KEY=VALUE` (the `--property` option).
     pub fn set_property(&mut self, spec: &str) -> Result<(), ConfigError> {
-        let bad = || {
-            ConfigError(format!(
-                "--property {spec:?}: expected LISTENER.KEY=VALUE"
-            ))
-        };
+        let place = || format!("--property {spec:?}");
+        let bad = || ConfigError::new(ConfigErrorKind::BadOverride, Some(place()), None, "expected LISTENER.KEY=VALUE");
         let (target, value) = spec.split_once('=').ok_or_else(bad)?;
         let (first, _) = target.split_once('.').ok_or_else(bad)?;
         if first.is_empty() {
@@ -178,21 +424,28 @@ impl Config {
             .filter_map(|(i, name)| Some((i, target.strip_prefix(name.as_str())?.strip_prefix('.')?)))
             .filter(|(_, key)| !key.is_empty())
             .max_by_key(|(i, _)| names[*i].len());
-        let (index, key) = found.ok_or_else(|| {
-            ConfigError(format!(
-                "--property {spec:?}: no listener named {first:?} (listeners: {})",
-                names.join(", ")
-            ))
-        })?;
+        let (index, key) = found.ok_or_else(|| self.unknown_listener(place(), first))?;
         let l = &mut self.listeners[index];
         l.properties.insert(key.to_owned(), value.to_owned());
         Ok(())
+    }
+
+    /// Grant WASI to the listener named `name` (the `--wasi` option).
+    pub fn grant_wasi(&mut self, name: &str) -> Result<(), ConfigError> {
+        match self.listeners.iter_mut().find(|l| l.name() == name) {
+            Some(l) => {
+                l.wasi = true;
+                Ok(())
+            }
+            None => Err(self.unknown_listener(format!("--wasi {name:?}"), name)),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ConfigErrorKind::*;
 
     #[test]
     fn parses_listeners_with_defaults_and_resolves_paths() {
@@ -225,15 +478,40 @@ mod tests {
     fn unknown_keys_and_bad_values_are_errors_naming_the_place() {
         let err = Config::from_toml("[[listener]]\npath = \"a.wasm\"\nfuel = 1\n", Path::new("."))
             .unwrap_err();
-        assert!(err.0.contains("unknown field `fuel`"), "{err}");
+        assert!(err.to_string().contains("unknown field `fuel`"), "{err}");
+        assert_eq!((err.kind(), err.place(), err.key(), err.position()), (Syntax, Some("[[listener]]"), Some("fuel"), Some((3, 1))));
         let err = Config::from_toml("[limits]\nfuel = 0\n", Path::new(".")).unwrap_err();
-        assert!(err.0.contains("[limits]: fuel"), "{err}");
+        assert_eq!(err.to_string(), "[limits]: fuel must be at least 1");
+        assert_eq!((err.kind(), err.place(), err.key(), err.message()), (Invalid, Some("[limits]"), Some("fuel"), "fuel must be at least 1"));
         let err = Config::from_toml(
             "[[listener]]\npath = \"a.wasm\"\n[[listener]]\npath = \"b/a.wasm\"\n",
             Path::new("."),
         )
         .unwrap_err();
-        assert!(err.0.contains("two listeners are named \"a\""), "{err}");
+        assert!(err.to_string().contains("two listeners are named \"a\""), "{err}");
+        assert_eq!((err.kind(), err.place(), err.key()), (DuplicateName, Some("[[listener]] #2"), Some("name")));
+        let err = Config::from_toml("[[listener]]\npath = \"a.wasm\"\nlimits = { memory_mb = 5000 }\n", Path::new(".")).unwrap_err();
+        assert_eq!((err.kind(), err.place(), err.key()), (Invalid, Some("listener \"a\" [listener.limits]"), Some("memory_mb")));
+        assert_eq!(err.to_string(), "listener \"a\" [listener.limits]: memory_mb = 5000 is over the maximum of 4096");
+        let err = Config::from_toml("[signing]\nkey_file = \"k\"\nissuer = \" \"\n", Path::new(".")).unwrap_err();
+        assert_eq!((err.kind(), err.place(), err.key()), (Invalid, Some("[signing]"), Some("issuer")));
+        let err = Config::from_toml("[[listener]]\npath = \"a.wasm\"\nset_audiences = [\"\"]\n", Path::new(".")).unwrap_err();
+        assert_eq!((err.kind(), err.place(), err.key()), (Invalid, Some("listener \"a\""), Some("set_audiences")));
+    }
+
+    #[test]
+    fn errors_from_a_file_name_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tw.toml");
+        std::fs::write(&file, "[limits]\nfuel = 1\n\n[limits.x]\n").unwrap();
+        let err = Config::from_file(&file).unwrap_err();
+        assert_eq!(err.kind(), Syntax);
+        assert_eq!(err.file(), Some(file.as_path()));
+        assert!(err.to_string().starts_with(&format!("config {}: TOML parse error at line", file.display())), "{err}");
+        let missing = dir.path().join("none.toml");
+        let err = Config::from_file(&missing).unwrap_err();
+        assert_eq!((err.kind(), err.file()), (Read, Some(missing.as_path())));
+        assert!(err.to_string().starts_with(&format!("cannot read config {}: ", missing.display())), "{err}");
     }
 
     #[test]
@@ -242,9 +520,13 @@ mod tests {
         c.listeners.push(ListenerConfig::new("x/audit.wasm"));
         c.set_property("audit.level=debug").unwrap();
         assert_eq!(c.listeners[0].properties["level"], "debug");
-        assert!(c.set_property("nope.k=v").unwrap_err().0.contains("no listener named"));
-        assert!(c.set_property("audit=v").unwrap_err().0.contains("LISTENER.KEY=VALUE"));
-        assert!(c.set_property("audit.=v").unwrap_err().0.contains("no listener named"));
+        let err = c.set_property("nope.k=v").unwrap_err();
+        assert_eq!(err.kind(), UnknownListener);
+        assert_eq!(err.to_string(), r#"--property "nope.k=v": no listener named "nope" (listeners: audit)"#);
+        let err = c.set_property("audit=v").unwrap_err();
+        assert_eq!(err.kind(), BadOverride);
+        assert!(err.to_string().contains("LISTENER.KEY=VALUE"), "{err}");
+        assert!(c.set_property("audit.=v").unwrap_err().to_string().contains("no listener named"));
     }
 
     #[test]
@@ -257,5 +539,37 @@ mod tests {
         assert_eq!(c.listeners[1].properties["mode"], "fast");
         assert_eq!(c.listeners[0].properties["v3"], "yes");
         assert!(!c.listeners[0].properties.contains_key("v2.mode"));
+    }
+
+    #[test]
+    fn wasi_is_granted_by_name() {
+        let mut c = Config::new().with_listener(ListenerConfig::new("a.wasm")).with_listener(ListenerConfig::new("b.wasm"));
+        c.grant_wasi("b").unwrap();
+        assert!(!c.listeners[0].wasi && c.listeners[1].wasi);
+        let err = c.grant_wasi("c").unwrap_err();
+        assert_eq!(err.kind(), UnknownListener);
+        assert_eq!(err.to_string(), r#"--wasi "c": no listener named "c" (listeners: a, b)"#);
+    }
+
+    #[test]
+    fn built_in_code_with_the_defaults_of_an_empty_file() {
+        let l = ListenerConfig::new("x/metering.wasm")
+            .with_name("meter")
+            .with_property("report_every", "10")
+            .with_properties([("a", "1")])
+            .with_limits(LimitsConfig { fuel: Some(5), ..Default::default() })
+            .with_set_audiences(["https://rp"])
+            .with_max_signatures_per_call(2);
+        assert_eq!(l.name(), "meter");
+        assert_eq!(l.properties.len(), 2);
+        assert_eq!(l.limits.fuel, Some(5));
+        assert_eq!(l.set_policy().max_signatures_per_call, 2);
+        assert!(l.enabled && !l.wasi);
+        let from_file = Config::from_toml("[[listener]]\npath = \"/m.wasm\"\n", Path::new("/")).unwrap();
+        let d = ListenerConfig { path: "/m.wasm".into(), ..Default::default() };
+        assert_eq!(format!("{:?}", from_file.listeners[0]), format!("{d:?}"));
+        let c = Config::new().with_listener(ListenerConfig::default());
+        let err = c.validate().unwrap_err();
+        assert_eq!((err.kind(), err.place(), err.key()), (Invalid, Some("[[listener]] #1"), Some("path")));
     }
 }
