@@ -4,12 +4,14 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use tokenwatch::{Config, Host, TokenEvent};
+//! use tokenwatch::{Config, Host, ListenerConfig, TokenEvent};
 //!
-//! let config = Config::from_file("tokenwatch.toml".as_ref())?;
+//! // From a file (`Config::from_file`), or in code:
+//! let config = Config::new()
+//!     .with_listener(ListenerConfig::new("guests/dist/metering.wasm").with_property("report_every", "100"));
 //! let host = Host::builder(config).build()?;
-//! let claims = serde_json::json!({"sub": "alice", "iss": "https://op.example.com", "aud": "app"});
-//! let event = TokenEvent::id_token(claims.as_object().unwrap().clone());
+//! let claims = serde_json::json!({"sub": "alice", "iss": "https://op.example.com", "client_id": "app"});
+//! let event = TokenEvent::access_token(claims.as_object().unwrap().clone());
 //! for delivery in host.dispatch(&Arc::new(event)) {
 //!     println!("{}: {}", delivery.listener, delivery.outcome.as_str());
 //! }
@@ -17,31 +19,88 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Layout: `event` (ingress), `host` (dispatch), `listener` (load, instantiate, call),
-//! `limits` (budgets applied before every call), `imports/` (one module per WIT import:
-//! `token`, `log`, `config`, `signer`, `publish`), `status` (health and counters),
-//! `replay` and `bench` (the commands).
+//! # Guest logs
+//!
+//! Guest log lines go to `tracing` (target `tokenwatch::guest`, field `listener`) unless
+//! [`HostBuilder::log_sink`] names another [`LogSink`]. Without a `tracing` subscriber they
+//! go nowhere: install one (`tracing_subscriber::fmt().init()`, with a filter that lets
+//! `tokenwatch=info` through), as `examples/embed.rs` does.
+//!
+//! # Blocking, threads and async servers
+//!
+//! [`Host::dispatch`] runs every listener's handler **on the calling thread**, one after
+//! another, and returns when all are done: it blocks. Each listener's share is bounded by
+//! its deadline (100 ms by default) for the wait for its lock plus the same for the call,
+//! with instantiation, `init` and `is-enabled` on top when a fresh instance is needed; a
+//! dispatch takes the sum of its listeners' shares. `Host` is `Send + Sync`: share it as
+//! `Arc<Host>` and dispatch from any number of issuing threads.
+//!
+//! In an async server (tokio, async-std), never call `dispatch` on an executor thread: run
+//! it on the runtime's blocking pool, and await the outcomes or let them go:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tokenwatch::{Delivery, Host, TokenEvent};
+//!
+//! async fn token_issued(host: Arc<Host>, event: TokenEvent) -> Vec<Delivery> {
+//!     tokio::task::spawn_blocking(move || host.dispatch_event(event))
+//!         .await
+//!         .expect("dispatch does not panic")
+//! }
+//! ```
+//!
+//! To not delay the token response at all, drop the `JoinHandle` instead of awaiting it (the
+//! listeners still run, in order, on the blocking pool), or hand events to a bounded channel
+//! read by a dedicated thread that calls `dispatch`; a full channel is then your signal to
+//! drop and count events rather than queue without limit.
+//!
+//! # Public API
+//!
+//! The crate root is the embedding API. The modules marked hidden (`bench`, `replay`,
+//! `event`, `limits`, `imports`) serve the `tokenwatch` command and the test suites and may
+//! change in any release; `signing` holds the SET signing types that `[signing]` and
+//! [`Host::signer`] expose.
 
+// The embedding API's modules: private, re-exported below.
+mod config;
+mod host;
+mod listener;
+mod status;
 
-pub mod bench;
+// Internals.
 mod bindings;
-pub mod config;
-pub mod event;
-pub mod host;
-pub mod imports;
-pub mod limits;
-pub mod listener;
-pub mod replay;
-pub mod signing;
 mod state;
-pub mod status;
-pub mod text;
+mod text;
 mod validate;
 
-pub use config::{Config, ConfigError, ListenerConfig};
-pub use event::{Claims, EventContext, EventError, EventKind, TokenEvent};
+/// SET signing: `SigningConfig` (`[signing]`), the `Signer` behind [`Host::signer`], key
+/// loading and its errors.
+pub mod signing;
+
+/// For the `tokenwatch` command only (`tokenwatch bench`); not part of the embedding API.
+#[doc(hidden)]
+pub mod bench;
+/// Ingress parsing. The types embedders need are re-exported at the crate root; the module
+/// itself is public for the command and the tests.
+#[doc(hidden)]
+pub mod event;
+/// Host capabilities (one module per WIT import). Public for the tests (log caps); the
+/// embedding API is [`LogSink`] and [`LogLevel`].
+#[doc(hidden)]
+pub mod imports;
+/// Per-call limits. Public for the tests (limit maxima); the embedding API is
+/// [`LimitsConfig`] and [`TrapCause`].
+#[doc(hidden)]
+pub mod limits;
+/// For the `tokenwatch` command and the tests only (`tokenwatch replay`); not part of the
+/// embedding API.
+#[doc(hidden)]
+pub mod replay;
+
+pub use config::{Config, ConfigError, ConfigErrorKind, ListenerConfig};
+pub use event::{Claims, EventContext, EventError, EventKind, EventLines, Ingress, TokenEvent, MAX_LINE_BYTES};
 pub use host::{Host, HostBuilder, HostError};
 pub use imports::log::{LogLevel, LogSink};
-pub use limits::{Limits, TrapCause};
+pub use limits::{LimitsConfig, TrapCause};
 pub use listener::{Delivery, LoadError, Outcome};
 pub use status::{CounterSnapshot, Health, ListenerStatus};
