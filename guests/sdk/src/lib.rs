@@ -15,7 +15,7 @@
 //! Any other pairing is a compile error that names the macro to use, and so is a second
 //! export macro in the same crate (a component is one listener).
 //!
-//! ```ignore
+//! ```no_run
 //! use tokenwatch_guest::{log, EventContext, IdTokenEvent, IdTokenListener, Listener};
 //!
 //! #[derive(Default)]
@@ -318,6 +318,7 @@ pub mod __private {
     /// bound on it can fail with a message of our own.
     pub struct Probe<T>(PhantomData<T>);
     impl<T> Probe<T> {
+        #[allow(clippy::new_without_default)] // built only by the export macros
         pub const fn new() -> Self {
             Probe(PhantomData)
         }
