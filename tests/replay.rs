@@ -1,10 +1,16 @@
-//! The replay path as a library call: output records, bad lines, traps as outcomes.
+//! The replay path as a library call: output records, bad lines, traps as outcomes,
+//! lifecycle changes, the layout of text output.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::Arc;
-use tokenwatch::replay::{replay, BufferedLog, ReplaySummary};
-use tokenwatch::{Config, Host};
+use tokenwatch::replay::{load_failed_record, replay, BufferedLog, Format, ReplaySummary};
+use tokenwatch::{Config, Health, Host, HostError, LimitsConfig};
 use tokenwatch_tests::*;
+
+/// Events, malformed lines and traps of a summary.
+fn counts(s: &ReplaySummary) -> (u64, u64, u64) {
+    (s.events, s.malformed, s.traps)
+}
 
 fn run(listeners: Vec<tokenwatch::ListenerConfig>, input: &str) -> (ReplaySummary, Vec<Value>, String) {
     run_bytes(listeners, input.as_bytes())
@@ -15,7 +21,7 @@ fn run_bytes(listeners: Vec<tokenwatch::ListenerConfig>, input: &[u8]) -> (Repla
     let config = Config { listeners, ..Config::default() };
     let host = Host::builder(config).log_sink(logs.clone()).build().unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let summary = replay(&host, &logs, input, true, &mut out, &mut err).expect("only a read error ends a replay");
+    let summary = replay(&host, &logs, input, Format::Json, &mut out, &mut err).expect("only a read error ends a replay");
     let records = String::from_utf8(out)
         .unwrap()
         .lines()
@@ -31,26 +37,31 @@ const EVENTS: &str = r#"{"kind":"id_token","claims":{"sub":"alice","iat":1700000
 
 #[test]
 fn json_records_carry_event_listener_outcome_fuel_and_logs() {
-    let (summary, records, _) = run(vec![probe("p", "record")], EVENTS);
-    assert_eq!(summary, ReplaySummary { events: 2, malformed: 1, traps: 0 });
+    let (summary, records, err) = run(vec![probe("p", "record")], EVENTS);
+    assert_eq!(counts(&summary), (2, 1, 0));
+    assert_eq!(summary.listeners, [("p".to_owned(), Health::Active)]);
+    assert_eq!(err, "", "JSON mode writes only records");
     let kinds: Vec<&str> = records.iter().map(|r| r["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["log", "log", "outcome", "error", "log", "outcome", "log"]);
+    assert_eq!(kinds, ["log", "listener", "outcome", "log", "error", "outcome", "log", "log", "summary"]);
     assert_eq!(records[0]["message"], "init");
     assert!(records[0]["event"].is_null(), "init belongs to no event");
-    assert_eq!(records[1]["event"], 0);
-    assert_eq!(records[1]["listener"], "p");
-    assert_eq!(records[1]["level"], "info");
-    assert_eq!(records[1]["message"], "id-token alice");
+    assert_eq!(records[0]["phase"], "init");
+    assert_eq!(records[1], json!({"type": "listener", "event": null, "listener": "p", "state": "active"}));
     let outcome = &records[2];
     assert_eq!(outcome["outcome"], "ok");
     assert_eq!(outcome["event"], 0);
     assert!(outcome["fuel"].as_u64().unwrap() > 0);
     assert!(outcome["micros"].is_u64());
-    let error = &records[3];
+    assert_eq!(records[3]["event"], 0, "the outcome, then what the listener logged during it");
+    assert_eq!(records[3]["listener"], "p");
+    assert_eq!(records[3]["level"], "info");
+    assert_eq!(records[3]["message"], "id-token alice");
+    let error = &records[4];
     assert_eq!(error["line"], 2);
     assert!(error["error"].as_str().unwrap().contains("invalid event JSON"), "{error}");
     assert_eq!(records[5]["event"], 2, "0-based line index, bad line included");
-    assert_eq!(records[6]["message"], "shutdown");
+    assert_eq!((&records[7]["message"], &records[7]["phase"]), (&json!("shutdown"), &json!("shutdown")));
+    assert_eq!(records[8], json!({"type": "summary", "events": 2, "malformed": 1, "traps": 0, "listeners": [{"listener": "p", "state": "active"}]}));
 }
 
 #[test]
@@ -65,11 +76,15 @@ fn a_trap_is_an_outcome_with_its_cause() {
 
 /// Replay in text mode: (summary, stdout, stderr) as bytes, unchecked.
 fn run_text(listeners: Vec<tokenwatch::ListenerConfig>, input: &[u8]) -> (ReplaySummary, Vec<u8>, Vec<u8>) {
+    run_format(listeners, input, Format::Text)
+}
+
+fn run_format(listeners: Vec<tokenwatch::ListenerConfig>, input: &[u8], format: Format) -> (ReplaySummary, Vec<u8>, Vec<u8>) {
     let logs = Arc::new(BufferedLog::default());
     let config = Config { listeners, ..Config::default() };
     let host = Host::builder(config).log_sink(logs.clone()).build().unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let summary = replay(&host, &logs, input, false, &mut out, &mut err).unwrap();
+    let summary = replay(&host, &logs, input, format, &mut out, &mut err).unwrap();
     (summary, out, err)
 }
 
@@ -92,13 +107,15 @@ fn check_text_shapes(stdout: &str, events: &[(usize, &str)], listeners: &[&str])
             assert!(listeners.contains(&fields[2]), "no listener {:?}: {line:?}", fields[2]);
             assert!(fields[4].starts_with("fuel=") && fields[5].ends_with("µs"), "{line:?}");
             rows.push((event, fields[2].to_owned()));
+        } else if let Some((_, name)) = line.split_once(' ').filter(|(phase, _)| ["init", "shutdown"].contains(phase)) {
+            assert!(listeners.contains(&name.trim_start()), "forged lifecycle row: {line:?}");
         } else {
             let rest = line.trim_start_matches(' ');
             let spaces = line.len() - rest.len();
             let (level, rest) = rest.split_once(' ').unwrap_or_else(|| panic!("not a log line: {line:?}"));
             let listener = rest.trim_start().split_once(": ").map(|(l, _)| l);
             assert!(
-                (spaces == 3 || spaces == 4)
+                spaces == 4
                     && ["trace", "debug", "info", "warn", "error"].contains(&level)
                     && listener.is_some_and(|l| listeners.contains(&l)),
                 "neither an outcome row nor a log line: {line:?}"
@@ -118,7 +135,7 @@ fn guest_and_event_text_cannot_forge_text_output() {
     ]
     .join("\n");
     let (summary, out, err) = run_text(vec![probe("forge", "log-forge"), probe("healthy", "record")], input.as_bytes());
-    assert_eq!(summary, ReplaySummary { events: 3, malformed: 1, traps: 0 });
+    assert_eq!(counts(&summary), (3, 1, 0));
     for (name, bytes) in [("stdout", &out), ("stderr", &err)] {
         assert!(!bytes.contains(&0x1b) && !bytes.contains(&b'\r'), "ESC or CR in {name}: {:?}", String::from_utf8_lossy(bytes));
     }
@@ -133,7 +150,7 @@ fn guest_and_event_text_cannot_forge_text_output() {
     assert!(stdout.contains(r"\u{1b}[2K\u{1b}[31m"), "{stdout}");
 
     let stderr = String::from_utf8(err).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "one report for one bad line: {stderr}");
+    assert_eq!(stderr.lines().count(), 2, "one report for one bad line, and the summary: {stderr}");
     assert!(stderr.starts_with("line 3: skipped: ") && stderr.contains(r"x\n#9 id_token") && stderr.contains(r"\u{1b}[31m"), "{stderr}");
 }
 
@@ -166,7 +183,7 @@ fn bad_line(rng: &mut Rng) -> Vec<u8> {
         4 => br#"{"kind":"id_token","claims":{"sub":"\ud800"}}"#.to_vec(),
         5 => [&br#"{"kind":"id_token","claims":{"a":"#[..], &vec![b'['; 129 + rng.usize(..50_000)]].concat(),
         6 => event[..1 + rng.usize(..event.len() - 1)].to_vec(),
-        7 if rng.usize(..8) == 0 => vec![b'{'; tokenwatch::event::MAX_LINE_BYTES + 1 + rng.usize(..3 << 20)],
+        7 if rng.usize(..8) == 0 => vec![b'{'; tokenwatch::MAX_LINE_BYTES + 1 + rng.usize(..3 << 20)],
         _ => FORGING_LINE.as_bytes().to_vec(),
     };
     for b in &mut line {
@@ -207,7 +224,7 @@ fn any_bad_bytes_cost_only_their_own_line() {
         }
         let (summary, records, _) = run_bytes(vec![probe("p", "record")], &input);
         let context = format!("case {case}: {}", String::from_utf8_lossy(&input[..input.len().min(4000)]));
-        assert_eq!(summary, ReplaySummary { events: valid.len() as u64, malformed: bad.len() as u64, traps: 0 }, "{context}");
+        assert_eq!(counts(&summary), (valid.len() as u64, bad.len() as u64, 0), "{context}");
         let errors: Vec<u64> = records.iter().filter(|r| r["type"] == "error").map(|r| r["line"].as_u64().unwrap()).collect();
         let want: Vec<u64> = bad.iter().map(|&i| i as u64 + 1).collect();
         assert_eq!(errors, want, "each bad line reported once, with its number: {context}");
@@ -219,4 +236,115 @@ fn any_bad_bytes_cost_only_their_own_line() {
             assert!(logged, "event {i} reached the listener: {context}");
         }
     }
+}
+
+/// One stream for both outputs, as `2>&1` gives a terminal: shows what lands where.
+#[derive(Clone, Default)]
+struct Both(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Both {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn lifecycle_listeners() -> Vec<tokenwatch::ListenerConfig> {
+    vec![
+        probe("ok", "record"),
+        probe("off", "disabled"),
+        probe("broken", "init-fail"),
+        probe("boom", "panic").with_limits(LimitsConfig { max_consecutive_traps: Some(2), ..Default::default() }),
+    ]
+}
+
+const THREE: &str = r#"{"kind":"id_token","claims":{"sub":"a"}}
+{"kind":"id_token","claims":{"sub":"b"}}
+{"kind":"id_token","claims":{"sub":"c"}}
+"#;
+
+#[test]
+fn lifecycle_is_reported_at_the_start_and_where_it_changes() {
+    let (summary, records, _) = run(lifecycle_listeners(), THREE);
+    let listener_records: Vec<&Value> = records.iter().filter(|r| r["type"] == "listener").collect();
+    assert_eq!(
+        listener_records,
+        [
+            &json!({"type": "listener", "event": null, "listener": "ok", "state": "active"}),
+            &json!({"type": "listener", "event": null, "listener": "off", "state": "disabled", "reason": "is-enabled returned false"}),
+            &json!({"type": "listener", "event": null, "listener": "broken", "state": "init-failed", "reason": "probe refused to start: mode=init-fail"}),
+            &json!({"type": "listener", "event": null, "listener": "boom", "state": "active"}),
+            &listener_records[4].clone(),
+        ]
+    );
+    let q = listener_records[4];
+    assert_eq!((&q["event"], &q["listener"], &q["state"]), (&json!(1), &json!("boom"), &json!("quarantined")));
+    assert!(q["reason"].as_str().unwrap().starts_with("2 traps in a row, the last: panic"), "{q}");
+    let at = records.iter().position(|r| r == q).unwrap();
+    let before = records[..at].iter().rev().find(|r| r["type"] == "outcome").unwrap();
+    assert_eq!((before["event"].as_u64(), before["listener"].as_str()), (Some(1), Some("boom")), "right after the event that changed it");
+    let states: Vec<(String, String)> =
+        summary.listeners.iter().map(|(n, h)| (n.clone(), serde_json::to_value(h).unwrap()["state"].as_str().unwrap().to_owned())).collect();
+    let want = [("ok", "active"), ("off", "disabled"), ("broken", "init-failed"), ("boom", "quarantined")];
+    assert_eq!(states, want.map(|(n, s)| (n.to_owned(), s.to_owned())));
+    assert_eq!(records.last().unwrap()["listeners"][3]["state"], "quarantined");
+
+    // Text: the same on the error stream, in place.
+    let logs = Arc::new(BufferedLog::default());
+    let host = Host::builder(Config { listeners: lifecycle_listeners(), ..Config::default() }).log_sink(logs.clone()).build().unwrap();
+    let both = Both::default();
+    replay(&host, &logs, THREE.as_bytes(), Format::Text, &mut both.clone(), &mut both.clone()).unwrap();
+    let text = String::from_utf8(both.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let find = |prefix: &str| lines.iter().position(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix:?} in\n{text}"));
+    assert!(!text.contains("listener ok:"), "an active listener needs no line: {text}");
+    assert!(find("listener off: disabled: is-enabled returned false") < find("#0 "), "{text}");
+    assert!(find("listener broken: init-failed: probe refused to start: mode=init-fail") < find("#0 "), "{text}");
+    let quarantined = find("listener boom: quarantined after event #1: 2 traps in a row, the last: panic");
+    assert!(find("#1 id_token     boom             trap") < quarantined && quarantined < find("#2 "), "in place: {text}");
+    assert!(find("#2 id_token     boom             quarantined") > quarantined, "{text}");
+    assert!(
+        lines.last().unwrap().starts_with("3 events, 0 malformed lines skipped, 2 traps; 3 listeners not active: off (disabled), broken (init-failed), boom (quarantined)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_start_that_traps_is_reported_with_its_cause() {
+    let starved = probe("starved", "record").with_limits(LimitsConfig { fuel: Some(50), ..Default::default() });
+    let (summary, records, _) = run(vec![starved], THREE);
+    let first = &records.iter().find(|r| r["type"] == "listener").unwrap();
+    assert_eq!(first["state"], "starting", "{first}");
+    assert!(first["reason"].as_str().unwrap().starts_with("its start trapped (fuel; 1 in a row)"), "{first}");
+    assert_eq!(summary.traps, 3, "each event's fresh start traps too");
+}
+
+#[test]
+fn quiet_shows_only_problems() {
+    let input = format!("{THREE}not json\n");
+    let listeners = vec![probe("good", "record"), probe("off", "disabled"), probe("bad", "panic")];
+    let (summary, out, err) = run_format(listeners, input.as_bytes(), Format::Quiet);
+    assert_eq!(counts(&summary), (3, 1, 3));
+    let out = String::from_utf8(out).unwrap();
+    let rows: Vec<&str> = out.lines().filter(|l| !l.starts_with("    ")).collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    assert!(rows.iter().all(|r| r.starts_with('#') && r.contains(" bad ") && r.contains(" trap ")), "{out}");
+    assert!(out.lines().filter(|l| l.starts_with("    ")).all(|l| l.starts_with("    error bad: ")), "{out}");
+    let err = String::from_utf8(err).unwrap();
+    assert!(!err.contains("listener off"), "a listener that disables itself is no problem: {err}");
+    assert!(err.contains("line 4: skipped: ") && err.contains("3 events, 1 malformed lines skipped, 3 traps; 1 listener not active: off (disabled)"), "{err}");
+}
+
+#[test]
+fn a_load_refusal_has_a_record() {
+    let missing = tokenwatch::ListenerConfig::new("/nonexistent/gone.wasm");
+    let Err(HostError::Load(e)) = Host::builder(Config { listeners: vec![missing], ..Config::default() }).build() else {
+        panic!("a missing module is a load error");
+    };
+    let record = load_failed_record(&e);
+    assert_eq!((&record["type"], &record["event"], &record["listener"], &record["state"]), (&json!("listener"), &Value::Null, &json!("gone"), &json!("load-failed")));
+    assert!(record["reason"].as_str().unwrap().starts_with("cannot read"), "{record}");
 }

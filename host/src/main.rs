@@ -1,13 +1,17 @@
 //! The `tokenwatch` command: thin argument parsing over the library.
+//!
+//! Output goes through `write!` with its errors handled, never `println!` (which panics on a
+//! closed pipe): when the reader of standard output goes away (`tokenwatch ... | head`), the
+//! command stops quietly with status 0.
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
-use std::io::{BufReader, Write};
+use clap::{ArgGroup, Parser, Subcommand};
+use std::io::{self, BufReader, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tokenwatch::replay::{replay, BufferedLog};
-use tokenwatch::{Config, Host, ListenerConfig};
+use tokenwatch::replay::{load_failed_record, replay, BufferedLog, Format};
+use tokenwatch::{Config, Host, HostError, ListenerConfig};
 
 #[derive(Parser)]
 #[command(name = "tokenwatch", version, about = "Runs token issue event listeners compiled to WebAssembly components")]
@@ -29,9 +33,16 @@ enum Command {
         /// Set a listener property (repeatable), overriding the config.
         #[arg(long = "property", value_name = "LISTENER.KEY=VALUE")]
         properties: Vec<String>,
+        /// Grant WASI to the listener of this name (repeatable), as `wasi = true` does.
+        #[arg(long = "wasi", value_name = "LISTENER")]
+        wasi: Vec<String>,
         /// One JSON object per line instead of text.
         #[arg(long)]
         json: bool,
+        /// Text, only problems: traps, busy and quarantined outcomes, guest warnings and
+        /// errors, lifecycle problems, bad lines and the summary.
+        #[arg(long, short, conflicts_with = "json")]
+        quiet: bool,
         /// Sign SETs with this key (a JWK set with private keys, or PEM), overriding
         /// `[signing] key_file`.
         #[arg(long, value_name = "FILE")]
@@ -67,9 +78,10 @@ enum Command {
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Print the public JWK set (no private parts) receivers verify SETs with.
+    #[command(group(ArgGroup::new("key").required(true).args(["config", "signing_key"])))]
     Jwks {
         /// Read the key named by `[signing]` in this config file.
-        #[arg(long, conflicts_with = "signing_key", required_unless_present = "signing_key")]
+        #[arg(long)]
         config: Option<PathBuf>,
         /// Read this key file (a JWK set with private keys, or PEM).
         #[arg(long, value_name = "FILE")]
@@ -84,22 +96,45 @@ enum KeysCommand {
 }
 
 fn main() -> ExitCode {
-    use std::io::IsTerminal;
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal: a log file or pipe gets plain text.
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(io::stderr)
+        .with_ansi(colour(io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
+        // By default only host errors that no output of the command reports: `replay`
+        // prints listeners' lifecycle (failed init, quarantine) itself, in place, so the
+        // listener module's own lines are off. `RUST_LOG` adds detail.
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tokenwatch=error".into()),
+                .unwrap_or_else(|_| "tokenwatch=error,tokenwatch::listener=off".into()),
         )
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tokenwatch: {e:#}");
+            // Not `eprintln!`: it panics when standard error is gone too.
+            let _ = writeln!(io::stderr(), "tokenwatch: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Colour codes in log lines only for a terminal (a log file or pipe gets plain text), and
+/// never when `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// Whether an error means the reader of standard output went away (`| head`).
+fn closed_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}
+
+/// Write `text` to standard output. A closed pipe is not an error: the reader has what it
+/// wanted.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if closed_pipe(&e) => Ok(()),
+        r => r.context("cannot write to standard output"),
     }
 }
 
@@ -109,39 +144,54 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             listeners,
             properties,
+            wasi,
             json,
+            quiet,
             signing_key,
             kid,
             issuer,
             events,
         } => {
-            let mut config = load_config(config, listeners, properties)?;
+            let format = match (json, quiet) {
+                (true, _) => Format::Json,
+                (false, true) => Format::Quiet,
+                (false, false) => Format::Text,
+            };
+            let mut config = load_config(config, listeners, properties, wasi)?;
             tokenwatch::signing::apply_overrides(&mut config.signing, signing_key, kid, issuer).map_err(anyhow::Error::msg)?;
             let logs = Arc::new(BufferedLog::default());
-            let host = Host::builder(config).log_sink(logs.clone()).build()?;
-            let input: Box<dyn std::io::Read> = match events.as_deref() {
-                None => Box::new(std::io::stdin()),
-                Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin()),
+            let host = match Host::builder(config).log_sink(logs.clone()).build() {
+                Ok(host) => host,
+                Err(HostError::Load(e)) if format == Format::Json => {
+                    emit(&format!("{}\n", load_failed_record(&e)))?;
+                    return Err(HostError::Load(e).into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let input: Box<dyn io::Read> = match events.as_deref() {
+                None => Box::new(io::stdin()),
+                Some(p) if p.as_os_str() == "-" => Box::new(io::stdin()),
                 Some(p) => Box::new(
                     std::fs::File::open(p)
                         .with_context(|| format!("cannot read events {}", p.display()))?,
                 ),
             };
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            let summary = replay(&host, &logs, BufReader::new(input), json, &mut out, &mut std::io::stderr())
-                .with_context(|| match events.as_deref() {
-                    Some(p) if p.as_os_str() != "-" => format!("cannot read events {}", p.display()),
-                    _ => "cannot read events from standard input".to_owned(),
-                })?;
-            out.flush()?;
-            if !json {
-                eprintln!(
-                    "{} events, {} malformed lines skipped, {} traps",
-                    summary.events, summary.malformed, summary.traps
-                );
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            let result = replay(&host, &logs, BufReader::new(input), format, &mut out, &mut io::stderr())
+                .map_err(anyhow::Error::from)
+                .and_then(|_| out.flush().map_err(|e| tokenwatch::replay::ReplayError::Output(e).into()));
+            match result {
+                Ok(()) => Ok(()),
+                Err(e) => match e.downcast_ref::<tokenwatch::replay::ReplayError>() {
+                    Some(r) if r.is_closed_output() => Ok(()),
+                    Some(tokenwatch::replay::ReplayError::Input(_)) => Err(e.context(match events.as_deref() {
+                        Some(p) if p.as_os_str() != "-" => format!("cannot read events {}", p.display()),
+                        _ => "cannot read events from standard input".to_owned(),
+                    })),
+                    _ => Err(e),
+                },
             }
-            Ok(())
         }
         Command::Keys { command: KeysCommand::Jwks { config, signing_key, kid, alg } } => {
             let jwks = match (config, signing_key) {
@@ -158,27 +208,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 (None, None) => bail!("give --config FILE or --signing-key FILE"),
             };
-            println!("{}", serde_json::to_string_pretty(&jwks)?);
-            Ok(())
+            emit(&format!("{}\n", serde_json::to_string_pretty(&jwks)?))
         }
         Command::Bench { json, guests, rounds } => {
             let opts = tokenwatch::bench::BenchOptions { guests, rounds: rounds.max(1), ..Default::default() };
             let doc = tokenwatch::bench::run(&opts)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&doc)?))
             } else {
-                print!("{}", tokenwatch::bench::render(&doc));
+                emit(&tokenwatch::bench::render(&doc))
             }
-            Ok(())
         }
     }
 }
 
-/// The config file (if any) plus `--listener` and `--property` on top.
+/// The config file (if any) plus `--listener`, `--property` and `--wasi` on top.
 fn load_config(
     path: Option<PathBuf>,
     listeners: Vec<PathBuf>,
     properties: Vec<String>,
+    wasi: Vec<String>,
 ) -> anyhow::Result<Config> {
     let mut config = match &path {
         Some(p) => Config::from_file(p)?,
@@ -193,6 +242,22 @@ fn load_config(
     for p in &properties {
         config.set_property(p)?;
     }
+    for name in &wasi {
+        config.grant_wasi(name)?;
+    }
     config.validate()?;
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())), "an empty NO_COLOR does not count");
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
+    }
 }
