@@ -22,6 +22,22 @@ pub fn parse_str(json: &str) -> Option<String> {
     Some(s)
 }
 
+/// [`parse_str`] of JSON text that is no longer needed: a string without escapes (the
+/// usual claim) reuses its buffer instead of being copied.
+pub fn into_str(json: String) -> Option<String> {
+    let plain = match json.as_bytes() {
+        [b'"', inner @ .., b'"'] => !inner.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20),
+        _ => false,
+    };
+    if !plain {
+        return parse_str(&json);
+    }
+    let mut s = json;
+    s.pop();
+    s.remove(0);
+    Some(s)
+}
+
 /// The value of a JSON integer within the range of `i64`: `-12` gives `-12`. `None` for a
 /// number with a fraction or an exponent (`1.0`, `1e3`), one out of range, any other JSON
 /// type or malformed text (`+1`, `01`).
@@ -218,6 +234,16 @@ mod tests {
         assert_eq!(parse_str(r#""caf\u00e9 \u00E9 \u20ac \u0000""#).as_deref(), Some("café é € \0"));
         // Non-ASCII text copied as is, next to escapes.
         assert_eq!(parse_str(r#""été\n€😀""#).as_deref(), Some("été\n€😀"));
+    }
+
+    #[test]
+    fn into_str_agrees_with_parse_str() {
+        for text in [
+            r#""urn:c2id:acr:mfa""#, r#""""#, r#""é😀""#, r#"" x ""#, r#" "x""#, r#""a\"b""#, r#""\u00e9""#,
+            "\"a\nb\"", "\"", "\"\"\"", "1", "[\"a\"]", "\"a\" ", "", "\"\\\"",
+        ] {
+            assert_eq!(into_str(text.to_string()), parse_str(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -162,7 +162,7 @@ impl AccessTokenEvent<'_> {
 impl Claims {
     /// A string claim, unescaped (`"a\"b"` gives `a"b`).
     pub fn get_str(&self, name: &str) -> Option<String> {
-        json::parse_str(&self.get(name)?)
+        json::into_str(self.get(name)?)
     }
     /// An integer claim that fits `i64` (no fraction, no exponent).
     pub fn get_i64(&self, name: &str) -> Option<i64> {
