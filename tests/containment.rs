@@ -84,6 +84,19 @@ fn a_panic_is_contained() {
 }
 
 #[test]
+fn a_panic_is_reported_with_its_message_and_where_it_happened() {
+    // The SDK logs the panic at `error` before the trap; the trap record carries that line
+    // instead of "wasm `unreachable` instruction executed".
+    let (host, rec) = host(vec![probe("panicky", "panic")]);
+    let d = host.dispatch(&id_token("alice"));
+    let Outcome::Trap { cause: TrapCause::Panic, message } = &d[0].outcome else {
+        panic!("{d:?}");
+    };
+    assert!(message.starts_with("panicked at ") && message.contains("probe/src/lib.rs:") && message.ends_with(": probe panic"), "{message}");
+    assert!(rec.of("panicky").contains(message), "{:?}", rec.of("panicky"));
+}
+
+#[test]
 fn after_a_trap_the_next_event_gets_a_fresh_instance_with_init_again() {
     let (host, rec) = host(vec![probe("flaky", "panic-every-2")]);
     let outcomes: Vec<Outcome> = (0..4)
