@@ -455,7 +455,7 @@ fn the_embedding_example_shows_guest_logs() {
     let bin = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("examples/embed");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
-        .args(["build", "--release", "--locked", "-p", "tokenwatch", "--example", "embed"])
+        .args(["build", "--release", "--locked", "--workspace", "--example", "embed"])
         .current_dir(root())
         .status()
         .unwrap();
@@ -466,4 +466,15 @@ fn the_embedding_example_shows_guest_logs() {
     assert!(err.contains("sign-in sub=alice"), "the guest's log line: {err}");
     assert!(err.contains("access-tokens total=1"), "the listener configured in code: {err}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("metering-every-event Active delivered=1"), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn the_readme_embedding_example_is_examples_embed_rs() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find("## Embedding (Rust API)").unwrap()..];
+    let start = section.find("```rust\n").unwrap() + "```rust\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let file = std::fs::read_to_string(root().join("host/examples/embed.rs")).unwrap();
+    let code: String = file.lines().skip_while(|l| l.starts_with("//!") || l.is_empty()).map(|l| format!("{l}\n")).collect();
+    assert_eq!(block, code, "the README's embedding example is host/examples/embed.rs without its header");
 }
