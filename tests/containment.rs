@@ -167,3 +167,26 @@ fn the_fuel_of_a_trapped_call_is_its_budget_or_marked_as_a_lower_bound() {
     assert_eq!(cause(&d[3].outcome), TrapCause::Panic);
     assert!(!d[3].fuel_is_lower_bound() && d[3].fuel > 0, "{:?}", d[3]);
 }
+
+#[test]
+fn replay_marks_fuel_that_is_only_a_lower_bound() {
+    use tokenwatch::replay::{replay, BufferedLog, Format};
+    let mut looper = probe("looper", "loop");
+    looper.limits = LimitsConfig { fuel: Some(1_000_000_000_000_000), deadline_ms: Some(20), ..Default::default() };
+    let mut fueled = probe("fueled", "loop");
+    fueled.limits = LimitsConfig { fuel: Some(5_000_000), deadline_ms: Some(10_000), ..Default::default() };
+    let logs = std::sync::Arc::new(BufferedLog::default());
+    let host = tokenwatch::Host::builder(tokenwatch::Config { listeners: vec![looper, fueled], ..Default::default() })
+        .log_sink(logs.clone())
+        .build()
+        .unwrap();
+    let input = "{\"kind\":\"id_token\",\"claims\":{\"sub\":\"alice\"}}\n";
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    replay(&host, &logs, input.as_bytes(), Format::Json, &mut out, &mut err).unwrap();
+    let records: Vec<serde_json::Value> =
+        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let outcome = |name: &str| records.iter().find(|r| r["type"] == "outcome" && r["listener"] == name).cloned().unwrap();
+    assert_eq!(outcome("looper")["fuel_exact"], false, "{records:?}");
+    assert_eq!(outcome("fueled")["fuel_exact"], true);
+    assert_eq!(outcome("fueled")["fuel"], 5_000_000);
+}

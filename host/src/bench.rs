@@ -425,7 +425,7 @@ pub fn render(doc: &Value) -> String {
     }
     line(&mut s, "RS256 speedup vs jsonwebtoken", verdict("rs256_speedup_vs_jsonwebtoken"));
     if let Some(l) = doc["listener"].as_object() {
-        line(&mut s, "your listener", format!("{}", l["path"].as_str().unwrap_or("")));
+        line(&mut s, "your listener", l["path"].as_str().unwrap_or("").to_owned());
         line(&mut s, "  events (bad lines skipped)", format!("{} ({})", l["events"], l["bad_lines"]));
         line(&mut s, "  per event", format!("{} ns, {} fuel", l["ns_per_event"], l["fuel_per_event"]));
         line(&mut s, "  ratio to the empty guest", format!("{}", l["ratio_vs_empty_guest"]));

@@ -120,6 +120,13 @@ impl Host {
 
     /// Deliver one event to every listener, in configuration order, on this thread. Never
     /// fails: what happened at each listener is in the returned deliveries and counters.
+    ///
+    /// Blocks the calling thread until every listener has handled the event (each listener's
+    /// share is bounded by its deadline for the wait for its lock plus its deadline for the
+    /// call, with a fresh instance's start on top when one is needed). In an async server,
+    /// call it on the blocking pool, for example
+    /// `tokio::task::spawn_blocking(move || host.dispatch(&event))`, never on an executor
+    /// thread.
     pub fn dispatch(&self, event: &Arc<TokenEvent>) -> Vec<Delivery> {
         let mut deliveries = Vec::with_capacity(self.listeners.len());
         self.dispatch_with(event, |d| deliveries.push(d));

@@ -72,6 +72,12 @@ enum Command {
         /// Interleaved rounds per figure (the median is reported).
         #[arg(long, default_value_t = 15)]
         rounds: usize,
+        /// Also measure this listener component, against the empty guest.
+        #[arg(long, value_name = "PATH")]
+        listener: Option<PathBuf>,
+        /// With --listener: the NDJSON events to measure it on (default: sample ID tokens).
+        #[arg(long, value_name = "FILE", requires = "listener")]
+        events: Option<PathBuf>,
     },
 }
 
@@ -210,8 +216,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             emit(&format!("{}\n", serde_json::to_string_pretty(&jwks)?))
         }
-        Command::Bench { json, guests, rounds } => {
-            let opts = tokenwatch::bench::BenchOptions { guests, rounds: rounds.max(1), ..Default::default() };
+        Command::Bench { json, guests, rounds, listener, events } => {
+            let opts = tokenwatch::bench::BenchOptions { guests, rounds: rounds.max(1), listener, events, ..Default::default() };
             let doc = tokenwatch::bench::run(&opts)?;
             if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&doc)?))

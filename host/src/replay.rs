@@ -328,6 +328,8 @@ impl<O: Write, E: Write> Printer<'_, O, E> {
             if let Outcome::Trap { cause, message } = &d.outcome {
                 record["trap"] = json!(cause.as_str());
                 record["message"] = json!(message);
+                // Stopped between two guest calls: `fuel` is what was written back, a floor.
+                record["fuel_exact"] = json!(!d.fuel_is_lower_bound());
             }
             self.record(record)?;
             return self.logs(Some(event), lines);
@@ -341,12 +343,14 @@ impl<O: Write, E: Write> Printer<'_, O, E> {
             Outcome::Trap { cause, message } => format!(" {cause}: {}", escape_control(message)),
             _ => String::new(),
         };
+        // `fuel>=N`: the call was stopped between two guest calls, so N is a lower bound.
+        let fuel = if d.fuel_is_lower_bound() { format!(">={}", d.fuel) } else { format!("={}", d.fuel) };
         writeln!(
             self.out,
-            "#{event} {kind:12} {:16} {:11} fuel={:<8} {}µs{detail}",
+            "#{event} {kind:12} {:16} {:11} fuel{:<9} {}µs{detail}",
             escape_control(&d.listener),
             d.outcome.as_str(),
-            d.fuel,
+            fuel,
             d.micros
         )
         .map_err(ReplayError::Output)?;

@@ -82,7 +82,7 @@ pub(crate) fn check_imports(engine: &Engine, component: &Component, wasi: bool) 
     }
     if !ungranted_wasi.is_empty() {
         refused.push(format!(
-            "{} (WASI is not granted: set `wasi = true` for this listener, or build a Rust listener for wasm32-unknown-unknown, which imports no WASI)",
+            "{} (WASI is not granted: build a Rust listener for wasm32-unknown-unknown, which imports no WASI, or grant it: `wasi = true` for this listener in the config, `--wasi NAME` on the command line)",
             ungranted_wasi.join(", ")
         ));
     }
