@@ -46,7 +46,7 @@ fn json_records_carry_event_listener_outcome_fuel_and_logs() {
     assert_eq!(records[0]["message"], "init");
     assert!(records[0]["event"].is_null(), "init belongs to no event");
     assert_eq!(records[0]["phase"], "init");
-    assert_eq!(records[1], json!({"type": "listener", "event": null, "listener": "p", "state": "active"}));
+    assert_eq!(records[1], json!({"type": "listener", "event": null, "listener": "p", "state": "active", "handles": ["id_token", "access_token"]}));
     let outcome = &records[2];
     assert_eq!(outcome["outcome"], "ok");
     assert_eq!(outcome["event"], 0);
@@ -273,10 +273,10 @@ fn lifecycle_is_reported_at_the_start_and_where_it_changes() {
     assert_eq!(
         listener_records,
         [
-            &json!({"type": "listener", "event": null, "listener": "ok", "state": "active"}),
-            &json!({"type": "listener", "event": null, "listener": "off", "state": "disabled", "reason": "is-enabled returned false"}),
-            &json!({"type": "listener", "event": null, "listener": "broken", "state": "init-failed", "reason": "probe refused to start: mode=init-fail"}),
-            &json!({"type": "listener", "event": null, "listener": "boom", "state": "active"}),
+            &json!({"type": "listener", "event": null, "listener": "ok", "state": "active", "handles": ["id_token", "access_token"]}),
+            &json!({"type": "listener", "event": null, "listener": "off", "state": "disabled", "reason": "is-enabled returned false", "handles": ["id_token", "access_token"]}),
+            &json!({"type": "listener", "event": null, "listener": "broken", "state": "init-failed", "reason": "probe refused to start: mode=init-fail", "handles": ["id_token", "access_token"]}),
+            &json!({"type": "listener", "event": null, "listener": "boom", "state": "active", "handles": ["id_token", "access_token"]}),
             &listener_records[4].clone(),
         ]
     );
@@ -347,4 +347,33 @@ fn a_load_refusal_has_a_record() {
     let record = load_failed_record(&e);
     assert_eq!((&record["type"], &record["event"], &record["listener"], &record["state"]), (&json!("listener"), &Value::Null, &json!("gone"), &json!("load-failed")));
     assert!(record["reason"].as_str().unwrap().starts_with("cannot read"), "{record}");
+}
+
+#[test]
+fn the_start_says_which_kinds_each_listener_handles() {
+    let logs = Arc::new(BufferedLog::default());
+    let host = Host::builder(Config {
+        listeners: vec![listener("audit", "sign-in-audit"), listener("meter", "metering"), probe("both", "record")],
+        ..Config::default()
+    })
+    .log_sink(logs.clone())
+    .build()
+    .unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    replay(&host, &logs, &b""[..], Format::Json, &mut out, &mut err).unwrap();
+    let handles: Vec<(String, serde_json::Value)> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["type"] == "listener")
+        .map(|r| (r["listener"].as_str().unwrap().to_owned(), r["handles"].clone()))
+        .collect();
+    assert_eq!(
+        handles,
+        [
+            ("audit".to_owned(), serde_json::json!(["id_token"])),
+            ("meter".to_owned(), serde_json::json!(["access_token"])),
+            ("both".to_owned(), serde_json::json!(["id_token", "access_token"])),
+        ]
+    );
 }

@@ -87,7 +87,8 @@ impl HostBuilder {
         for l in &listeners {
             l.start();
             let status = l.status();
-            tracing::info!(listener = %status.name, state = ?status.health, "listener loaded");
+            let handles: Vec<&str> = status.handles.iter().map(|k| k.as_str()).collect();
+            tracing::info!(listener = %status.name, state = ?status.health, handles = ?handles, "listener loaded");
         }
         Ok(Host {
             listeners,

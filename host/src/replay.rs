@@ -260,6 +260,10 @@ impl<O: Write, E: Write> Printer<'_, O, E> {
                 if let Some(r) = reason {
                     record["reason"] = json!(r);
                 }
+                if event.is_none() {
+                    // At load: which kinds of token this listener is called for.
+                    record["handles"] = json!(s.handles.iter().map(|k| k.as_str()).collect::<Vec<_>>());
+                }
                 self.record(record)
             }
             Format::Quiet if !is_problem(s) => Ok(()),
