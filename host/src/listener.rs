@@ -136,6 +136,8 @@ struct Slot {
     live: Option<Live>,
     health: Health,
     consecutive_traps: u32,
+    /// The last trap, as `cause: message`.
+    last_trap: Option<String>,
 }
 
 /// Everything a store needs from the host.
@@ -216,6 +218,7 @@ impl Listener {
                 live: None,
                 health,
                 consecutive_traps: 0,
+                last_trap: None,
             }),
             counters: Arc::new(Counters::default()),
             module_bytes,
@@ -408,6 +411,7 @@ impl Listener {
         self.counters.trap(cause);
         slot.live = None;
         slot.consecutive_traps += 1;
+        slot.last_trap = Some(format!("{during}: {cause}: {message}"));
         tracing::warn!(listener = %self.name, cause = cause.as_str(), "{during} trapped: {}", escape_control(&message));
         let max = self.spec.limits.max_consecutive_traps;
         if slot.consecutive_traps >= max {
@@ -443,6 +447,7 @@ impl Listener {
                 .filter(|k| self.handles(*k))
                 .collect(),
             consecutive_traps: slot.consecutive_traps,
+            last_trap: slot.last_trap.clone(),
             counters: self.counters.snapshot(),
             module_bytes: self.module_bytes,
             compile_ms: self.compile_ms,

@@ -175,14 +175,11 @@ fn state(health: &Health) -> (&'static str, Option<&str>) {
 fn reason(s: &ListenerStatus) -> Option<String> {
     match (&s.health, state(&s.health).1) {
         (_, Some(r)) => Some(r.to_owned()),
-        (Health::Starting, None) if s.consecutive_traps > 0 => {
-            let causes: Vec<&str> = s.counters.traps.iter().filter(|(_, n)| *n > 0).map(|(c, _)| *c).collect();
-            Some(format!(
-                "its start trapped ({}; {} in a row); the next event starts a fresh instance",
-                causes.join(", "),
-                s.consecutive_traps
-            ))
-        }
+        (Health::Starting, None) if s.consecutive_traps > 0 => Some(format!(
+            "its start trapped ({}; {} in a row); the next event starts a fresh instance",
+            s.last_trap.as_deref().unwrap_or("?"),
+            s.consecutive_traps
+        )),
         _ => None,
     }
 }

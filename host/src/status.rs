@@ -146,6 +146,8 @@ pub struct ListenerStatus {
     #[serde(serialize_with = "kinds")]
     pub handles: Vec<EventKind>,
     pub consecutive_traps: u32,
+    /// The last trap, as `init: fuel: <message>` or `handler: panic: <message>`.
+    pub last_trap: Option<String>,
     pub counters: CounterSnapshot,
     /// What loading cost: the component file's size and the time to compile it.
     pub module_bytes: u64,
