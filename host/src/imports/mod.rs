@@ -26,9 +26,9 @@ pub const PROVIDED: [&str; 5] = [
 /// whose configuration grants it). Built once per host.
 pub fn linker(engine: &Engine, wasi: bool) -> wasmtime::Result<Linker<State>> {
     let mut linker = Linker::new(engine);
-    bindings::token::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    token::add_to_linker(&mut linker)?;
     log::add_to_linker(&mut linker)?;
-    bindings::config::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    config::add_to_linker(&mut linker)?;
     signer::add_to_linker(&mut linker)?;
     bindings::publish::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     if wasi {

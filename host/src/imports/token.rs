@@ -5,7 +5,29 @@ use crate::bindings::token::{Host, HostClaims, HostEventContext};
 use crate::event::TokenEvent;
 use crate::state::State;
 use std::sync::Arc;
-use wasmtime::component::Resource;
+use wasmtime::component::{Linker, Resource, WasmStr};
+use wasmtime::StoreContextMut;
+
+/// Link `token`: the bindgen methods, with `claims.get` replaced by one that reads the
+/// claim's name in place and charges a fuel per byte of it (a guest may pass a name of up
+/// to the transfer cap, and the host hashes and compares all of it).
+pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    crate::bindings::token::add_to_linker::<State, wasmtime::component::HasSelf<State>>(linker, |s| s)?;
+    linker.allow_shadowing(true);
+    linker.instance("tokenwatch:listener/token@0.1.0")?.func_wrap(
+        "[method]claims.get",
+        |mut store: StoreContextMut<'_, State>, (this, name): (Resource<ClaimsView>, WasmStr)| {
+            let text = name.to_str(&store)?;
+            let read = text.len() as u64;
+            let value = store.data().event(&this)?.claims.get_json(&text);
+            drop(text);
+            super::charge_fuel(&mut store, read)?;
+            Ok((value,))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
 
 /// The `claims` resource: the claims set of the event being delivered.
 pub struct ClaimsView(pub(crate) Arc<TokenEvent>);
@@ -22,6 +44,7 @@ impl State {
 impl Host for State {}
 
 impl HostClaims for State {
+    /// Linked as `add_to_linker`'s charging version; kept for the trait.
     fn get(&mut self, this: Resource<ClaimsView>, name: String) -> wasmtime::Result<Option<String>> {
         Ok(self.event(&this)?.claims.get_json(&name))
     }
