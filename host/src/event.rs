@@ -2,6 +2,7 @@
 //! listener (`Arc<TokenEvent>`).
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -53,10 +54,7 @@ impl Claims {
     /// Claims from parsed values (the embedding API). Numbers are written as serde_json
     /// holds them; to keep a token's text exactly, use [`Claims::from_json`].
     pub fn new(claims: Map<String, Value>) -> Self {
-        Self::render(claims.into_iter().map(|(name, value)| {
-            let text = serde_json::to_string(&value).expect("a JSON value serializes");
-            (name, text, value)
-        }))
+        Self::render(claims.into_iter().map(|(name, value)| (name, value, None)))
     }
 
     /// Claims from a JWT claims set's JSON text, each value kept exactly as written (only
@@ -66,24 +64,29 @@ impl Claims {
         raw.into_claims()
     }
 
-    /// The set's JSON text and the spans, from `(name, value text, value)` in order.
-    fn render(members: impl Iterator<Item = (String, String, Value)>) -> Self {
-        let mut json = String::with_capacity(256);
+    /// The set's JSON text and the spans, written into one buffer: each value's text as
+    /// issued when there is one, else the value serialised.
+    fn render(members: impl Iterator<Item = (String, Value, Option<Box<RawValue>>)>) -> Self {
+        let mut json = Vec::with_capacity(256);
         let mut spans = Vec::new();
         let mut map = IndexMap::new();
-        json.push('{');
-        for (i, (name, text, value)) in members.enumerate() {
+        json.push(b'{');
+        for (i, (name, value, raw)) in members.enumerate() {
             if i > 0 {
-                json.push(',');
+                json.push(b',');
             }
-            json.push_str(&serde_json::to_string(&name).expect("a string serializes"));
-            json.push(':');
+            serde_json::to_writer(&mut json, &name).expect("a string serializes");
+            json.push(b':');
             let start = json.len();
-            json.push_str(&text);
+            match raw {
+                Some(raw) => json.extend_from_slice(raw.get().as_bytes()),
+                None => serde_json::to_writer(&mut json, &value).expect("a JSON value serializes"),
+            }
             spans.push(start..json.len());
             map.insert(name, value);
         }
-        json.push('}');
+        json.push(b'}');
+        let json = String::from_utf8(json).expect("serde_json and raw JSON text are UTF-8");
         Claims { map, json, spans }
     }
 
@@ -266,7 +269,7 @@ fn client_info(client: Map<String, Value>) -> Result<(String, String), EventErro
 }
 
 /// A claims object as issued: each value's JSON text, in order, names checked for duplicates.
-struct RawClaims(Vec<(String, Box<serde_json::value::RawValue>)>);
+struct RawClaims(IndexMap<String, Box<RawValue>>);
 
 impl RawClaims {
     /// The claims, each value also parsed (for the typed accessors `string`, `integer`,
@@ -277,7 +280,7 @@ impl RawClaims {
         for (name, raw) in self.0 {
             let value = serde_json::from_str(raw.get())
                 .map_err(|e| EventError(format!("claim {name:?}: invalid JSON value: {e}")))?;
-            members.push((name, raw.get().to_owned(), value));
+            members.push((name, value, Some(raw)));
         }
         Ok(Claims::render(members.into_iter()))
     }
@@ -292,14 +295,16 @@ impl<'de> Deserialize<'de> for RawClaims {
                 f.write_str("a JSON object of claims")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<RawClaims, A::Error> {
-                let mut members: Vec<(String, Box<serde_json::value::RawValue>)> = Vec::new();
+                let mut members = IndexMap::new();
                 while let Some(name) = access.next_key::<String>()? {
-                    if members.iter().any(|(n, _)| *n == name) {
+                    // A hash lookup: a line of many claims costs no quadratic scan.
+                    if members.contains_key(&name) {
                         return Err(serde::de::Error::custom(format_args!(
                             "the claim {name:?} appears twice: a claims set names each claim once"
                         )));
                     }
-                    members.push((name, access.next_value()?));
+                    let value = access.next_value()?;
+                    members.insert(name, value);
                 }
                 Ok(RawClaims(members))
             }

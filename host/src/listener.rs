@@ -376,11 +376,7 @@ impl Listener {
 
     /// Instantiate, `init`, `is-enabled`: the typed exports, or why the listener does not
     /// start (`Ok(Err(..))`), or the trap.
-    #[allow(clippy::type_complexity)]
-    fn start_instance(
-        &self,
-        store: &mut Store<State>,
-    ) -> wasmtime::Result<Result<(lifecycle::Guest, Option<id_token_listener::Guest>, Option<access_token_listener::Guest>), Started>> {
+    fn start_instance(&self, store: &mut Store<State>) -> wasmtime::Result<Result<TypedExports, Started>> {
         let limits = &self.spec.limits;
         arm(store, limits)?;
         let instance = self.pre.instantiate(&mut *store)?;
@@ -454,6 +450,9 @@ impl Listener {
         }
     }
 }
+
+/// A live instance's typed exports: lifecycle and the handlers it has.
+type TypedExports = (lifecycle::Guest, Option<id_token_listener::Guest>, Option<access_token_listener::Guest>);
 
 enum Started {
     Enabled(Live),

@@ -14,11 +14,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     linker.instance("tokenwatch:listener/config@0.1.0")?.func_wrap(
         "get",
         |mut store: StoreContextMut<'_, State>, (key,): (WasmStr,)| {
-            let text = key.to_str(&store)?;
-            let read = text.len() as u64;
-            let value = store.data().config.get(&*text).cloned();
-            drop(text);
-            super::charge_fuel(&mut store, read)?;
+            let value = super::read_charged(&mut store, &key, |state, key| Ok(state.config.get(key).cloned()))?;
             Ok((value,))
         },
     )?;

@@ -132,7 +132,7 @@ impl LogCtx {
 }
 
 /// Link `log` with `func_wrap` on the store rather than through the bindgen `Host` trait,
-/// so the message is read in place, only as far as it is kept, and paid for in fuel.
+/// so the message is read in place, copied only as far as it is kept, and paid for in fuel.
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     linker.instance("tokenwatch:listener/log@0.1.0")?.func_wrap(
         "log",
@@ -140,12 +140,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             if store.data_mut().log.over_cap() {
                 return Ok(()); // counted as dropped; the message is never read
             }
-            let text = message.to_str(&store)?;
-            let read = text.len();
-            let kept = truncate(&text, MAX_MESSAGE_BYTES).to_owned();
-            drop(text);
+            let kept = super::read_charged(&mut store, &message, |_, text| Ok(truncate(text, MAX_MESSAGE_BYTES).to_owned()))?;
             store.data_mut().log.line(level.into(), &kept);
-            super::charge_fuel(&mut store, read as u64)
+            Ok(())
         },
     )
 }

@@ -10,7 +10,7 @@ pub mod wasi;
 
 use crate::bindings;
 use crate::state::State;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasSelf, Linker, WasmStr};
 use wasmtime::{Engine, StoreContextMut, Trap};
 
 /// Every `tokenwatch:listener` interface a guest may import, with its version.
@@ -35,6 +35,22 @@ pub fn linker(engine: &Engine, wasi: bool) -> wasmtime::Result<Linker<State>> {
         wasi::add_to_linker(&mut linker)?;
     }
     Ok(linker)
+}
+
+/// Read a string the guest handed over in place (a UTF-8 guest's is not copied), give it to
+/// `use_it` with the store's state, then charge a fuel per byte read: how every import that
+/// works on guest text of the guest's choosing reads it.
+pub(crate) fn read_charged<R>(
+    store: &mut StoreContextMut<'_, State>,
+    text: &WasmStr,
+    use_it: impl FnOnce(&State, &str) -> wasmtime::Result<R>,
+) -> wasmtime::Result<R> {
+    let guest_text = text.to_str(&*store)?;
+    let read = guest_text.len() as u64;
+    let result = use_it(store.data(), &guest_text)?;
+    drop(guest_text);
+    charge_fuel(store, read)?;
+    Ok(result)
 }
 
 /// Take `fuel` from the calling guest's budget for work the host does on its behalf

@@ -17,11 +17,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     linker.instance("tokenwatch:listener/token@0.1.0")?.func_wrap(
         "[method]claims.get",
         |mut store: StoreContextMut<'_, State>, (this, name): (Resource<ClaimsView>, WasmStr)| {
-            let text = name.to_str(&store)?;
-            let read = text.len() as u64;
-            let value = store.data().event(&this)?.claims.get_json(&text);
-            drop(text);
-            super::charge_fuel(&mut store, read)?;
+            let value = super::read_charged(&mut store, &name, |state, name| Ok(state.event(&this)?.claims.get_json(name)))?;
             Ok((value,))
         },
     )?;
