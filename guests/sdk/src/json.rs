@@ -12,7 +12,7 @@
 //! JSON of that type.
 
 /// The value of a JSON string, unescaped: `"a\"b"` gives `a"b`. Every JSON escape is
-/// decoded (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\uXXXX`, surrogate pairs
+/// decoded (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u` with four hex digits, surrogate pairs
 /// included). `None` for any other JSON type, a lone surrogate, a raw control character or
 /// malformed text.
 pub fn parse_str(json: &str) -> Option<String> {
