@@ -5,7 +5,8 @@ use crate::config::Config;
 use crate::event::TokenEvent;
 use crate::imports::{self, log::LogSink, log::TracingSink};
 use crate::limits::{Limits, EPOCH_TICK};
-use crate::listener::{Clock, Delivery, Listener, ListenerSpec, LoadError, Shared};
+use crate::encoding::Encodings;
+use crate::listener::{Delivery, Listener, ListenerSpec, LoadError, Round, Shared};
 use crate::status::ListenerStatus;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -61,6 +62,7 @@ impl HostBuilder {
             log_sink: self.log_sink,
             signer: signer.clone(),
             fuel: self.fuel,
+            projections: Default::default(),
         };
         let linker_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let base = imports::linker(&engine, false).map_err(linker_error)?;
@@ -137,10 +139,15 @@ impl Host {
     /// [`Host::dispatch`] without collecting: `each` gets every listener's delivery as it
     /// happens. Allocates nothing per event when no listener traps.
     pub fn dispatch_with(&self, event: &Arc<TokenEvent>, mut each: impl FnMut(Delivery)) {
-        let mut clock = Clock::default();
-        for l in &self.listeners {
-            each(l.deliver(event, &mut clock));
+        thread_local! {
+            /// The encoding buffers of this thread's dispatches, reused from one to the next.
+            static ENCODINGS: std::cell::Cell<Encodings> = std::cell::Cell::default();
         }
+        let mut round = Round::new(ENCODINGS.take());
+        for l in &self.listeners {
+            each(l.deliver(event, &mut round));
+        }
+        ENCODINGS.set(round.into_encodings());
     }
 
     /// The SPI's `idTokenIssued` / `accessTokenIssued`, for an event not yet shared.

@@ -69,6 +69,7 @@ mod status;
 
 // Internals.
 mod bindings;
+mod encoding;
 mod state;
 mod text;
 mod validate;

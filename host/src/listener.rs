@@ -7,11 +7,11 @@
 //! listener's deadline, then counts the event as dropped (`busy`): issuance is never held
 //! longer than the deadlines of the listeners it calls.
 
-use crate::bindings::{access_token_listener, id_token_listener, lifecycle};
+use crate::bindings::{v0_1, v0_2};
+use crate::encoding::{Declared, Encodings, Projections};
 use crate::event::{EventKind, TokenEvent};
 use crate::imports::config::{as_pairs, Properties};
 use crate::imports::log::{LogCtx, LogSink};
-use crate::imports::publish::PublishCtx;
 use crate::imports::signer::SignerCtx;
 use crate::imports::token::{ClaimsView, ContextView};
 use crate::imports::log::MAX_MESSAGE_BYTES;
@@ -69,10 +69,29 @@ pub struct Delivery {
     pub micros: u64,
 }
 
-/// The clock of one dispatch: each reading ends one listener's call and starts the next
-/// one's, so timing N listeners takes N + 1 clock reads, not 2N.
+/// What one dispatch shares between its listeners: the clock (each reading ends one
+/// listener's call and starts the next one's, so timing N listeners takes N + 1 clock reads,
+/// not 2N) and the event's encodings (one per distinct projection).
+pub(crate) struct Round {
+    clock: Clock,
+    encodings: Encodings,
+}
+
+impl Round {
+    /// A round that encodes into `encodings`' buffers (the previous event's are cleared).
+    pub fn new(mut encodings: Encodings) -> Self {
+        encodings.clear();
+        Round { clock: Clock::default(), encodings }
+    }
+
+    /// The buffers, for the next round.
+    pub fn into_encodings(self) -> Encodings {
+        self.encodings
+    }
+}
+
 #[derive(Default)]
-pub struct Clock(Option<Instant>);
+struct Clock(Option<Instant>);
 
 impl Clock {
     fn now(&mut self) -> Instant {
@@ -117,19 +136,40 @@ pub struct LoadError {
     pub message: String,
 }
 
-/// Export indices, looked up once per module.
-struct Exports {
-    lifecycle: lifecycle::GuestIndices,
-    id_token: Option<id_token_listener::GuestIndices>,
-    access_token: Option<access_token_listener::GuestIndices>,
+/// Export indices, looked up once per module, of the contract version it was built for.
+enum Exports {
+    V0_2 {
+        lifecycle: v0_2::lifecycle::GuestIndices,
+        id_token: Option<v0_2::id_token_listener::GuestIndices>,
+        access_token: Option<v0_2::access_token_listener::GuestIndices>,
+    },
+    V0_1 {
+        lifecycle: v0_1::lifecycle::GuestIndices,
+        id_token: Option<v0_1::id_token_listener::GuestIndices>,
+        access_token: Option<v0_1::access_token_listener::GuestIndices>,
+    },
+}
+
+/// A live instance's typed exports.
+enum Typed {
+    V0_2 {
+        lifecycle: v0_2::lifecycle::Guest,
+        id_token: Option<v0_2::id_token_listener::Guest>,
+        access_token: Option<v0_2::access_token_listener::Guest>,
+        /// What its `init` declared.
+        declared: Declared,
+    },
+    V0_1 {
+        lifecycle: v0_1::lifecycle::Guest,
+        id_token: Option<v0_1::id_token_listener::Guest>,
+        access_token: Option<v0_1::access_token_listener::Guest>,
+    },
 }
 
 /// A live instance and its typed exports.
 struct Live {
     store: Store<State>,
-    lifecycle: lifecycle::Guest,
-    id_token: Option<id_token_listener::Guest>,
-    access_token: Option<access_token_listener::Guest>,
+    typed: Typed,
 }
 
 struct Slot {
@@ -138,6 +178,9 @@ struct Slot {
     consecutive_traps: u32,
     /// The last trap, as `cause: message`.
     last_trap: Option<String>,
+    /// What is wrong with the configuration for this listener (properties it does not
+    /// accept), found at its last start.
+    warnings: Vec<String>,
 }
 
 /// Everything a store needs from the host.
@@ -149,6 +192,8 @@ pub(crate) struct Shared {
     pub signer: Option<Arc<crate::signing::Signer>>,
     /// Whether the engine meters fuel (not `HostBuilder::epoch_only`).
     pub fuel: bool,
+    /// The host's distinct claim projections (contract 0.2).
+    pub projections: Arc<Projections>,
 }
 
 pub(crate) struct Listener {
@@ -198,10 +243,17 @@ impl Listener {
             .instantiate_pre(&component)
             .map_err(|e| fail(format!("cannot link: {e:#}")))?;
         let index_error = |e: wasmtime::Error| fail(format!("cannot find its exports: {e:#}"));
-        let exports = Exports {
-            lifecycle: lifecycle::GuestIndices::new(&pre).map_err(index_error)?,
-            id_token: handlers.id_token.then(|| id_token_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
-            access_token: handlers.access_token.then(|| access_token_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
+        let exports = match handlers.contract {
+            validate::Contract::V0_2 => Exports::V0_2 {
+                lifecycle: v0_2::lifecycle::GuestIndices::new(&pre).map_err(index_error)?,
+                id_token: handlers.id_token.then(|| v0_2::id_token_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
+                access_token: handlers.access_token.then(|| v0_2::access_token_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
+            },
+            validate::Contract::V0_1 => Exports::V0_1 {
+                lifecycle: v0_1::lifecycle::GuestIndices::new(&pre).map_err(index_error)?,
+                id_token: handlers.id_token.then(|| v0_1::id_token_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
+                access_token: handlers.access_token.then(|| v0_1::access_token_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
+            },
         };
         let health = if spec.enabled {
             Health::Starting
@@ -219,6 +271,7 @@ impl Listener {
                 health,
                 consecutive_traps: 0,
                 last_trap: None,
+                warnings: Vec::new(),
             }),
             counters: Arc::new(Counters::default()),
             module_bytes,
@@ -231,9 +284,19 @@ impl Listener {
     }
 
     pub fn handles(&self, kind: EventKind) -> bool {
-        match kind {
-            EventKind::IdToken => self.exports.id_token.is_some(),
-            EventKind::AccessToken => self.exports.access_token.is_some(),
+        match (&self.exports, kind) {
+            (Exports::V0_2 { id_token, .. }, EventKind::IdToken) => id_token.is_some(),
+            (Exports::V0_2 { access_token, .. }, EventKind::AccessToken) => access_token.is_some(),
+            (Exports::V0_1 { id_token, .. }, EventKind::IdToken) => id_token.is_some(),
+            (Exports::V0_1 { access_token, .. }, EventKind::AccessToken) => access_token.is_some(),
+        }
+    }
+
+    /// The contract version the component was built against.
+    pub fn contract(&self) -> &'static str {
+        match self.exports {
+            Exports::V0_2 { .. } => "0.2.0",
+            Exports::V0_1 { .. } => "0.1.0",
         }
     }
 
@@ -246,7 +309,7 @@ impl Listener {
     }
 
     /// Deliver one event: the dispatch path.
-    pub fn deliver(&self, event: &Arc<TokenEvent>, clock: &mut Clock) -> Delivery {
+    pub fn deliver(&self, event: &Arc<TokenEvent>, round: &mut Round) -> Delivery {
         let delivery = |outcome, fuel, micros| Delivery {
             listener: self.name.clone(),
             outcome,
@@ -271,9 +334,9 @@ impl Listener {
             return delivery(outcome, 0, 0);
         }
         let live = slot.live.as_mut().expect("ensure_live leaves an instance");
-        let started = clock.now();
-        let result = call_handler(live, event, &self.spec.limits);
-        let micros = clock.since(started);
+        let started = round.clock.now();
+        let result = call_handler(live, event, &self.spec.limits, &mut round.encodings);
+        let micros = round.clock.since(started);
         // No `get_fuel` on an engine without fuel: there it returns an error, and creating
         // one captures a backtrace when RUST_BACKTRACE is set (microseconds).
         let fuel = if self.shared.fuel {
@@ -311,6 +374,13 @@ impl Listener {
         self.counters.instantiations.inc();
         match self.instantiate() {
             Ok(Started::Enabled(live)) => {
+                let warnings = self.config_warnings(&live.typed);
+                if warnings != slot.warnings {
+                    for w in &warnings {
+                        tracing::warn!(listener = %self.name, "{w}");
+                    }
+                    slot.warnings = warnings;
+                }
                 slot.live = Some(live);
                 slot.health = Health::Active;
                 Ok(())
@@ -330,15 +400,28 @@ impl Listener {
         }
     }
 
+    /// The properties this listener was given but does not accept (a misspelt key would
+    /// otherwise be ignored without a word).
+    fn config_warnings(&self, typed: &Typed) -> Vec<String> {
+        let Typed::V0_2 { declared: Declared { properties: Some(accepted), .. }, .. } = typed else {
+            return Vec::new();
+        };
+        let list = || accepted.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ");
+        self.spec
+            .properties
+            .keys()
+            .filter(|k| !accepted.contains(*k))
+            .map(|k| {
+                let accepts = if accepted.is_empty() { "it accepts none".to_owned() } else { format!("it accepts {}", list()) };
+                format!("property {:?} is not one this listener accepts, and is ignored ({accepts})", crate::text::truncate(k, 128))
+            })
+            .collect()
+    }
+
     fn instantiate(&self) -> Result<Started, Trapped> {
         let mut store = self.new_store();
         match self.start_instance(&mut store) {
-            Ok(Ok((lifecycle, id_token, access_token))) => Ok(Started::Enabled(Live {
-                store,
-                lifecycle,
-                id_token,
-                access_token,
-            })),
+            Ok(Ok(typed)) => Ok(Started::Enabled(Live { store, typed })),
             Ok(Err(not_started)) => Ok(not_started),
             Err(error) => Err(Trapped { error, last_error: store.data_mut().log.take_last_error() }),
         }
@@ -360,7 +443,6 @@ impl Listener {
                 self.counters.clone(),
                 self.name.clone(),
             ),
-            publish: PublishCtx,
             wasi: wasi_ctx(),
             deadline: CallDeadline::default(),
             fuel_metered: self.shared.fuel,
@@ -376,23 +458,49 @@ impl Listener {
 
     /// Instantiate, `init`, `is-enabled`: the typed exports, or why the listener does not
     /// start (`Ok(Err(..))`), or the trap.
-    fn start_instance(&self, store: &mut Store<State>) -> wasmtime::Result<Result<TypedExports, Started>> {
+    fn start_instance(&self, store: &mut Store<State>) -> wasmtime::Result<Result<Typed, Started>> {
         let limits = &self.spec.limits;
         arm(store, limits)?;
         let instance = self.pre.instantiate(&mut *store)?;
-        let lifecycle = self.exports.lifecycle.load(&mut *store, &instance)?;
-        let id_token = self.exports.id_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
-        let access_token = self.exports.access_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
+        // The guest's text, on its way to the log and the status: capped and escaped.
+        let init_failed = |message: &str| Ok(Err(Started::InitFailed(for_humans(message, MAX_MESSAGE_BYTES))));
+        let properties = as_pairs(&self.spec.properties);
+        let typed = match &self.exports {
+            Exports::V0_2 { lifecycle, id_token, access_token } => {
+                let lifecycle = lifecycle.load(&mut *store, &instance)?;
+                let id_token = id_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
+                let access_token = access_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
+                arm(store, limits)?;
+                let declaration = match lifecycle.call_init(&mut *store, &properties)? {
+                    Ok(declaration) => declaration,
+                    Err(message) => return init_failed(&message),
+                };
+                let declared = match self.shared.projections.declare(declaration) {
+                    Ok(declared) => declared,
+                    Err(why) => return init_failed(&format!("init answered with a declaration the host refuses: {why}")),
+                };
+                Typed::V0_2 { lifecycle, id_token, access_token, declared }
+            }
+            Exports::V0_1 { lifecycle, id_token, access_token } => {
+                let lifecycle = lifecycle.load(&mut *store, &instance)?;
+                let id_token = id_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
+                let access_token = access_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
+                arm(store, limits)?;
+                if let Err(message) = lifecycle.call_init(&mut *store, &properties)? {
+                    return init_failed(&message);
+                }
+                Typed::V0_1 { lifecycle, id_token, access_token }
+            }
+        };
         arm(store, limits)?;
-        if let Err(message) = lifecycle.call_init(&mut *store, &as_pairs(&self.spec.properties))? {
-            // The guest's text, on its way to the log and the status: capped and escaped.
-            return Ok(Err(Started::InitFailed(for_humans(&message, MAX_MESSAGE_BYTES))));
-        }
-        arm(store, limits)?;
-        if !lifecycle.call_is_enabled(&mut *store)? {
+        let enabled = match &typed {
+            Typed::V0_2 { lifecycle, .. } => lifecycle.call_is_enabled(&mut *store)?,
+            Typed::V0_1 { lifecycle, .. } => lifecycle.call_is_enabled(&mut *store)?,
+        };
+        if !enabled {
             return Ok(Err(Started::NotEnabled));
         }
-        Ok(Ok((lifecycle, id_token, access_token)))
+        Ok(Ok(typed))
     }
 
     /// Count a trap, drop the instance, quarantine after too many in a row.
@@ -422,8 +530,10 @@ impl Listener {
     pub fn shutdown(&self) {
         let mut slot = self.slot.lock();
         if let Some(mut live) = slot.live.take() {
-            let result = arm(&mut live.store, &self.spec.limits)
-                .and_then(|()| live.lifecycle.call_shutdown(&mut live.store));
+            let result = arm(&mut live.store, &self.spec.limits).and_then(|()| match &live.typed {
+                Typed::V0_2 { lifecycle, .. } => lifecycle.call_shutdown(&mut live.store),
+                Typed::V0_1 { lifecycle, .. } => lifecycle.call_shutdown(&mut live.store),
+            });
             if let Err(error) = result {
                 self.counters.trap(TrapCause::of(&error));
                 tracing::warn!(listener = %self.name, "shutdown trapped: {}", error.root_cause());
@@ -444,15 +554,14 @@ impl Listener {
                 .collect(),
             consecutive_traps: slot.consecutive_traps,
             last_trap: slot.last_trap.clone(),
+            warnings: slot.warnings.clone(),
+            contract: self.contract(),
             counters: self.counters.snapshot(),
             module_bytes: self.module_bytes,
             compile_ms: self.compile_ms,
         }
     }
 }
-
-/// A live instance's typed exports: lifecycle and the handlers it has.
-type TypedExports = (lifecycle::Guest, Option<id_token_listener::Guest>, Option<access_token_listener::Guest>);
 
 enum Started {
     Enabled(Live),
@@ -467,9 +576,20 @@ struct Trapped {
     last_error: Option<String>,
 }
 
-/// Arm the limits, lend the guest views of the event, call, take the views back.
-fn call_handler(live: &mut Live, event: &Arc<TokenEvent>, limits: &Limits) -> wasmtime::Result<()> {
+/// Arm the limits and call the handler: in 0.2 with the event encoded for the listener's
+/// projection; in 0.1 with views of it lent as resources.
+fn call_handler(live: &mut Live, event: &Arc<TokenEvent>, limits: &Limits, encodings: &mut Encodings) -> wasmtime::Result<()> {
     arm(&mut live.store, limits)?;
+    let (id_token, access_token) = match &live.typed {
+        Typed::V0_2 { id_token, access_token, declared, .. } => {
+            let encoded = encodings.of(event, &declared.projection);
+            return match event.kind {
+                EventKind::IdToken => id_token.as_ref().expect("checked by handles()").call_id_token_issued(&mut live.store, encoded),
+                EventKind::AccessToken => access_token.as_ref().expect("checked by handles()").call_access_token_issued(&mut live.store, encoded),
+            };
+        }
+        Typed::V0_1 { id_token, access_token, .. } => (id_token, access_token),
+    };
     let table = &mut live.store.data_mut().table;
     let claims = table.push(ClaimsView(event.clone()))?;
     let context = table.push(ContextView(event.clone()))?;
@@ -478,13 +598,11 @@ fn call_handler(live: &mut Live, event: &Arc<TokenEvent>, limits: &Limits) -> wa
     let lend_claims = Resource::<ClaimsView>::new_borrow(claims.rep());
     let lend_context = Resource::<ContextView>::new_borrow(context.rep());
     let result = match event.kind {
-        EventKind::IdToken => live
-            .id_token
+        EventKind::IdToken => id_token
             .as_ref()
             .expect("checked by handles()")
             .call_id_token_issued(&mut live.store, lend_claims, event.local_subject.as_deref(), lend_context),
-        EventKind::AccessToken => live
-            .access_token
+        EventKind::AccessToken => access_token
             .as_ref()
             .expect("checked by handles()")
             .call_access_token_issued(&mut live.store, lend_claims, lend_context),

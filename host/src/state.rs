@@ -1,7 +1,7 @@
 //! The data a listener's store holds: the resource table, the limiter, and one context per
 //! host capability (see `imports/`).
 
-use crate::imports::{config::Properties, log::LogCtx, publish::PublishCtx, signer::SignerCtx};
+use crate::imports::{config::Properties, log::LogCtx, signer::SignerCtx};
 use crate::limits::{CallDeadline, GuestLimiter, Limits};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
@@ -13,7 +13,6 @@ pub struct State {
     pub(crate) log: LogCtx,
     pub(crate) config: Arc<Properties>,
     pub(crate) signer: SignerCtx,
-    pub(crate) publish: PublishCtx,
     /// Linked only for listeners granted WASI; deny-by-default (see `wasi_ctx`).
     pub(crate) wasi: WasiCtx,
     /// When the current call must end: host calls that can block or take long check it.

@@ -148,6 +148,11 @@ pub struct ListenerStatus {
     pub consecutive_traps: u32,
     /// The last trap, as `init: fuel: <message>` or `handler: panic: <message>`.
     pub last_trap: Option<String>,
+    /// What is wrong with this listener's configuration without stopping it: properties
+    /// it does not accept (by its `init` declaration, contract 0.2).
+    pub warnings: Vec<String>,
+    /// The contract version the component was built against (`0.2.0`, or `0.1.0`).
+    pub contract: &'static str,
     pub counters: CounterSnapshot,
     /// What loading cost: the component file's size and the time to compile it.
     pub module_bytes: u64,

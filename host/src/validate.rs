@@ -12,8 +12,15 @@ use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{Component, Linker, ResourceType, Type};
 use wasmtime::Engine;
 
-/// The contract's version; every interface name below carries it.
-pub const CONTRACT: &str = "tokenwatch:listener@0.1.0";
+/// The contract versions the host serves, as messages name them.
+const SERVED: &str = "tokenwatch:listener@0.2.0 (and still serves 0.1.0)";
+
+/// A version of the contract a component was built against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Contract {
+    V0_2,
+    V0_1,
+}
 
 /// An exported interface of the contract and its functions, as WIT signatures.
 struct Interface {
@@ -21,29 +28,55 @@ struct Interface {
     funcs: &'static [(&'static str, &'static str)],
 }
 
-const LIFECYCLE: Interface = Interface {
-    name: "tokenwatch:listener/lifecycle@0.1.0",
-    funcs: &[
-        ("init", "func(properties: list<tuple<string, string>>) -> result<_, string>"),
-        ("is-enabled", "func() -> bool"),
-        ("shutdown", "func()"),
-    ],
+/// The exported interfaces of one contract version: lifecycle, then the two handlers.
+struct Exports {
+    contract: Contract,
+    lifecycle: Interface,
+    id_token: Interface,
+    access_token: Interface,
+}
+
+const V0_2: Exports = Exports {
+    contract: Contract::V0_2,
+    lifecycle: Interface {
+        name: "tokenwatch:listener/lifecycle@0.2.0",
+        funcs: &[
+            ("init", "func(properties: list<tuple<string, string>>) -> result<record { claims: option<list<string>>, client-metadata: bool, properties: option<list<string>> }, string>"),
+            ("is-enabled", "func() -> bool"),
+            ("shutdown", "func()"),
+        ],
+    },
+    id_token: Interface {
+        name: "tokenwatch:listener/id-token-listener@0.2.0",
+        funcs: &[("id-token-issued", "func(event: list<u8>)")],
+    },
+    access_token: Interface {
+        name: "tokenwatch:listener/access-token-listener@0.2.0",
+        funcs: &[("access-token-issued", "func(event: list<u8>)")],
+    },
 };
 
-const ID_TOKEN_LISTENER: Interface = Interface {
-    name: "tokenwatch:listener/id-token-listener@0.1.0",
-    funcs: &[(
-        "id-token-issued",
-        "func(claims: borrow<claims>, local-subject: option<string>, context: borrow<event-context>)",
-    )],
-};
-
-const ACCESS_TOKEN_LISTENER: Interface = Interface {
-    name: "tokenwatch:listener/access-token-listener@0.1.0",
-    funcs: &[(
-        "access-token-issued",
-        "func(claims: borrow<claims>, context: borrow<event-context>)",
-    )],
+const V0_1: Exports = Exports {
+    contract: Contract::V0_1,
+    lifecycle: Interface {
+        name: "tokenwatch:listener/lifecycle@0.1.0",
+        funcs: &[
+            ("init", "func(properties: list<tuple<string, string>>) -> result<_, string>"),
+            ("is-enabled", "func() -> bool"),
+            ("shutdown", "func()"),
+        ],
+    },
+    id_token: Interface {
+        name: "tokenwatch:listener/id-token-listener@0.1.0",
+        funcs: &[(
+            "id-token-issued",
+            "func(claims: borrow<claims>, local-subject: option<string>, context: borrow<event-context>)",
+        )],
+    },
+    access_token: Interface {
+        name: "tokenwatch:listener/access-token-listener@0.1.0",
+        funcs: &[("access-token-issued", "func(claims: borrow<claims>, context: borrow<event-context>)")],
+    },
 };
 
 /// Refuse a file over the listener's `module_mb` before reading it whole or compiling it:
@@ -75,7 +108,7 @@ pub(crate) fn check_imports(engine: &Engine, component: &Component, wasi: bool) 
             continue;
         }
         if name.starts_with("tokenwatch:listener/") {
-            refused.push(format!("{name} (this host speaks {CONTRACT}: rebuild against its wit/listener.wit)"));
+            refused.push(format!("{name} (this host speaks {SERVED}: rebuild against its wit/listener.wit)"));
             continue;
         }
         refused.push(format!("{name} (not provided by this host)"));
@@ -93,8 +126,9 @@ pub(crate) fn check_imports(engine: &Engine, component: &Component, wasi: bool) 
     }
 }
 
-/// Which handlers a component exports, all signatures checked.
+/// Which contract version and handlers a component exports, all signatures checked.
 pub(crate) struct Handlers {
+    pub contract: Contract,
     pub id_token: bool,
     pub access_token: bool,
 }
@@ -130,13 +164,26 @@ pub(crate) fn check_exports(linker: &Linker<State>, component: &Component) -> Re
         }
         true
     };
-    let lifecycle = present(&LIFECYCLE);
+    // The version is the lifecycle's; the handlers must be of the same version.
+    let version = if ty.get_export(engine, V0_1.lifecycle.name).is_some() && ty.get_export(engine, V0_2.lifecycle.name).is_none() { &V0_1 } else { &V0_2 };
+    let other = if version.contract == Contract::V0_2 { &V0_1 } else { &V0_2 };
+    let lifecycle = present(&version.lifecycle);
     let handlers = Handlers {
-        id_token: present(&ID_TOKEN_LISTENER),
-        access_token: present(&ACCESS_TOKEN_LISTENER),
+        contract: version.contract,
+        id_token: present(&version.id_token),
+        access_token: present(&version.access_token),
     };
+    let contract = version.lifecycle.name.replace("/lifecycle", "");
     if !problems.is_empty() {
-        return Err(format!("exports that do not match {CONTRACT}: {}", problems.join("; ")));
+        return Err(format!("exports that do not match {contract}: {}", problems.join("; ")));
+    }
+    let mixed: Vec<&str> = [&other.id_token, &other.access_token]
+        .into_iter()
+        .filter(|i| ty.get_export(engine, i.name).is_some())
+        .map(|i| i.name)
+        .collect();
+    if lifecycle && !mixed.is_empty() {
+        return Err(format!("exports {} with {}: all of a listener's exports must be of one contract version (rebuild it against one wit/listener.wit)", mixed.join(", "), version.lifecycle.name));
     }
     let foreign: Vec<&str> = ty
         .exports(engine)
@@ -146,15 +193,15 @@ pub(crate) fn check_exports(linker: &Linker<State>, component: &Component) -> Re
     let hint = if foreign.is_empty() {
         "build it against one of the worlds in wit/listener.wit".to_owned()
     } else {
-        format!("it exports {}; this host speaks {CONTRACT}", foreign.join(", "))
+        format!("it exports {}; this host speaks {SERVED}", foreign.join(", "))
     };
     if !lifecycle {
-        return Err(format!("does not export {} ({hint})", LIFECYCLE.name));
+        return Err(format!("does not export {} ({hint})", V0_2.lifecycle.name));
     }
     if !handlers.id_token && !handlers.access_token {
         return Err(format!(
             "exports neither {} nor {} ({hint})",
-            ID_TOKEN_LISTENER.name, ACCESS_TOKEN_LISTENER.name
+            version.id_token.name, version.access_token.name
         ));
     }
     Ok(handlers)

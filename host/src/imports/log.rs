@@ -134,17 +134,19 @@ impl LogCtx {
 /// Link `log` with `func_wrap` on the store rather than through the bindgen `Host` trait,
 /// so the message is read in place, copied only as far as it is kept, and paid for in fuel.
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    linker.instance("tokenwatch:listener/log@0.1.0")?.func_wrap(
-        "log",
-        |mut store: StoreContextMut<'_, State>, (level, message): (Level, WasmStr)| {
-            if store.data_mut().log.over_cap() {
-                return Ok(()); // counted as dropped; the message is never read
-            }
-            let kept = super::read_charged(&mut store, &message, |_, text| Ok(truncate(text, MAX_MESSAGE_BYTES).to_owned()))?;
-            store.data_mut().log.line(level.into(), &kept);
-            Ok(())
-        },
-    )
+    for version in super::VERSIONS {
+        super::instance(linker, "log", version)?.func_wrap("log", log)?;
+    }
+    Ok(())
+}
+
+fn log(mut store: StoreContextMut<'_, State>, (level, message): (Level, WasmStr)) -> wasmtime::Result<()> {
+    if store.data_mut().log.over_cap() {
+        return Ok(()); // counted as dropped; the message is never read
+    }
+    let kept = super::read_charged(&mut store, &message, |_, text| Ok(truncate(text, MAX_MESSAGE_BYTES).to_owned()))?;
+    store.data_mut().log.line(level.into(), &kept);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,19 +8,36 @@ pub mod signer;
 pub mod token;
 pub mod wasi;
 
-use crate::bindings;
 use crate::state::State;
-use wasmtime::component::{HasSelf, Linker, WasmStr};
+use wasmtime::component::{Linker, WasmStr};
 use wasmtime::{Engine, StoreContextMut, Trap};
 
+/// The contract versions whose imports are linked: log, config, signer and publish are the
+/// same in both, and linked under both names; `token` exists only in 0.1.
+pub const VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
+
 /// Every `tokenwatch:listener` interface a guest may import, with its version.
-pub const PROVIDED: [&str; 5] = [
+pub const PROVIDED: [&str; 9] = [
+    "tokenwatch:listener/log@0.2.0",
+    "tokenwatch:listener/config@0.2.0",
+    "tokenwatch:listener/signer@0.2.0",
+    "tokenwatch:listener/publish@0.2.0",
     "tokenwatch:listener/token@0.1.0",
     "tokenwatch:listener/log@0.1.0",
     "tokenwatch:listener/config@0.1.0",
     "tokenwatch:listener/signer@0.1.0",
     "tokenwatch:listener/publish@0.1.0",
 ];
+
+/// The instance `tokenwatch:listener/{interface}@{version}` of the linker, to define its
+/// functions in.
+pub(crate) fn instance<'a>(
+    linker: &'a mut Linker<State>,
+    interface: &str,
+    version: &str,
+) -> wasmtime::Result<wasmtime::component::LinkerInstance<'a, State>> {
+    linker.instance(&format!("tokenwatch:listener/{interface}@{version}"))
+}
 
 /// The linker with the tokenwatch imports; with `wasi`, also WASI preview 2 (for listeners
 /// whose configuration grants it). Built once per host.
@@ -30,7 +47,7 @@ pub fn linker(engine: &Engine, wasi: bool) -> wasmtime::Result<Linker<State>> {
     log::add_to_linker(&mut linker)?;
     config::add_to_linker(&mut linker)?;
     signer::add_to_linker(&mut linker)?;
-    bindings::publish::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    publish::add_to_linker(&mut linker)?;
     if wasi {
         wasi::add_to_linker(&mut linker)?;
     }

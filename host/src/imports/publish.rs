@@ -1,22 +1,23 @@
 //! `tokenwatch:listener/publish`: hand a message to a named sink. Only enqueues; delivery
 //! runs off the issuing path.
 
-use crate::bindings::publish::{Host, PublishError};
+use crate::bindings::publish::PublishError;
 use crate::state::State;
+use wasmtime::component::{Linker, WasmStr};
+use wasmtime::StoreContextMut;
 
-/// The publish capability of one listener's store: the sinks it may name. This host
+/// Link `publish`; the sink's name is read in place and charged a fuel per byte. This host
 /// version has no outbox yet, so no sink name is known and every call answers
 /// `unknown-sink` — the answer a guest also gets for a misspelt sink later.
-#[derive(Default, Clone)]
-pub struct PublishCtx;
-
-impl Host for State {
-    fn publish(
-        &mut self,
-        sink: String,
-        _message: String,
-    ) -> wasmtime::Result<Result<(), PublishError>> {
-        let _ = &self.publish;
-        Ok(Err(PublishError::UnknownSink(sink)))
+pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    for version in super::VERSIONS {
+        super::instance(linker, "publish", version)?.func_wrap(
+            "publish",
+            |mut store: StoreContextMut<'_, State>, (sink, _message): (WasmStr, WasmStr)| {
+                let sink = super::read_charged(&mut store, &sink, |_, sink| Ok(sink.to_owned()))?;
+                Ok((Err::<(), _>(PublishError::UnknownSink(sink)),))
+            },
+        )?;
     }
+    Ok(())
 }

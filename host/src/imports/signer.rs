@@ -54,12 +54,15 @@ impl SignerCtx {
 
 /// Link `sign-set`.
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    linker.instance("tokenwatch:listener/signer@0.1.0")?.func_wrap(
-        "sign-set",
-        |mut store: StoreContextMut<'_, State>, (claims, audience): (WasmStr, Option<String>)| {
-            sign_set(&mut store, claims, audience.as_deref())
-        },
-    )
+    for version in super::VERSIONS {
+        super::instance(linker, "signer", version)?.func_wrap(
+            "sign-set",
+            |mut store: StoreContextMut<'_, State>, (claims, audience): (WasmStr, Option<String>)| {
+                sign_set(&mut store, claims, audience.as_deref())
+            },
+        )?;
+    }
+    Ok(())
 }
 
 fn sign_set(
