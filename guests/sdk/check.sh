@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks of the SDK itself, run by scripts/build-guests.sh:
-# 1. its unit tests (JSON claim parsing, the panic line) on the native target;
+# 1. its unit tests (event decoding, JSON claim parsing, the panic line) on the native target;
 # 2. compile-fail checks of the export macros: every compile-fail/*.rs is built as the
 #    lib.rs of a throwaway crate for wasm32-unknown-unknown. A case must fail to compile
 #    with the text on its first line, `// expect: TEXT`, in the compiler's output;

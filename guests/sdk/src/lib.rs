@@ -1,6 +1,7 @@
 //! Rust SDK for tokenwatch listeners: WebAssembly components notified of issued ID tokens
 //! and access tokens (the sandboxed counterpart of Connect2id's
-//! `IDTokenIssueEventListener` / `AccessTokenIssueEventListener` SPIs).
+//! `IDTokenIssueEventListener` / `AccessTokenIssueEventListener` SPIs), contract
+//! `tokenwatch:listener@0.2.0` (`wit/listener.wit`).
 //!
 //! A listener is a `Default` type that implements [`Listener`] (lifecycle, every method
 //! defaulted) and the trait of each token kind it handles: [`IdTokenListener`],
@@ -15,33 +16,51 @@
 //! Any other pairing is a compile error that names the macro to use, and so is a second
 //! export macro in the same crate (a component is one listener).
 //!
+//! After `init`, a listener says what it reads in [`Listener::declare`]: the claims its
+//! handlers read (the host hands over only those), whether it reads the client's metadata,
+//! and the configuration properties it accepts (the host warns about others). The default
+//! declares every claim, no metadata, any property; declaring only what is read keeps
+//! personal data out of the listener and makes each call cheaper.
+//!
 //! ```no_run
-//! use tokenwatch_guest::{log, EventContext, IdTokenEvent, IdTokenListener, Listener};
+//! use tokenwatch_guest::{log, Declaration, EventContext, IdTokenEvent, IdTokenListener, Listener};
 //!
 //! #[derive(Default)]
 //! struct Audit;
 //!
-//! impl Listener for Audit {}
+//! impl Listener for Audit {
+//!     fn declare(&self) -> Declaration {
+//!         Declaration::claims(&["sub", "acr"])
+//!     }
+//! }
 //!
 //! impl IdTokenListener for Audit {
-//!     fn id_token_issued(&mut self, event: &IdTokenEvent, _ctx: &EventContext) {
-//!         let acr = event.claims().acr().unwrap_or_default();
-//!         log::info(&format!("sub={:?} acr={acr}", event.claims().subject()));
+//!     fn id_token_issued(&mut self, event: &IdTokenEvent, ctx: &EventContext) {
+//!         let claims = event.claims();
+//!         let sub = claims.subject().unwrap_or_default(); // "alice", not "\"alice\""
+//!         let acr = claims.acr().unwrap_or_default();
+//!         log::info(&format!("sub={sub} acr={acr} client={}", ctx.client_id()));
 //!     }
 //! }
 //!
 //! tokenwatch_guest::export_id_token_listener!(Audit);
 //! ```
 //!
+//! The event reaches the handler as one buffer that [`Claims`] and [`EventContext`] read in
+//! place: [`Claims::get`] returns a claim's JSON text as issued, borrowed from the event,
+//! and the typed accessors ([`Claims::get_str`], [`Claims::subject`]...) borrow too unless
+//! a string has escapes.
+//!
 //! A panic in a listener is logged at `error` as `panicked at FILE:LINE:COL: MESSAGE`
 //! before the call traps (see [`panic`]).
 
+mod event;
 pub mod json;
 pub mod panic;
 
 /// Raw wit-bindgen output, for anything the ergonomic layer does not cover.
 pub mod bindings {
-    /// Imports only, generated once so every world below shares the resource types.
+    /// Imports only, generated once and shared by the world below (`with`).
     pub mod imports {
         wit_bindgen::generate!({
             world: "host-imports",
@@ -55,11 +74,10 @@ pub mod bindings {
             world: "all-tokens",
             path: "../../wit",
             with: {
-                "tokenwatch:listener/token@0.1.0": crate::bindings::imports::tokenwatch::listener::token,
-                "tokenwatch:listener/log@0.1.0": crate::bindings::imports::tokenwatch::listener::log,
-                "tokenwatch:listener/config@0.1.0": crate::bindings::imports::tokenwatch::listener::config,
-                "tokenwatch:listener/signer@0.1.0": crate::bindings::imports::tokenwatch::listener::signer,
-                "tokenwatch:listener/publish@0.1.0": crate::bindings::imports::tokenwatch::listener::publish,
+                "tokenwatch:listener/log@0.2.0": crate::bindings::imports::tokenwatch::listener::log,
+                "tokenwatch:listener/config@0.2.0": crate::bindings::imports::tokenwatch::listener::config,
+                "tokenwatch:listener/signer@0.2.0": crate::bindings::imports::tokenwatch::listener::signer,
+                "tokenwatch:listener/publish@0.2.0": crate::bindings::imports::tokenwatch::listener::publish,
             },
             pub_export_macro: true,
             export_macro_name: "__export_all_tokens",
@@ -71,9 +89,9 @@ pub mod bindings {
 use bindings::all_tokens::exports::tokenwatch::listener as exp;
 use bindings::imports::tokenwatch::listener as imp;
 
+pub use event::{AccessTokenEvent, Claims, EventContext, IdTokenEvent, Names};
 pub use imp::publish::PublishError;
 pub use imp::signer::SignError;
-pub use imp::token::{Claims, EventContext};
 
 /// The lifecycle of a listener. One value lives per Wasm instance: it is created with
 /// `Default` just before [`Listener::init`] and dropped after [`Listener::shutdown`].
@@ -81,6 +99,9 @@ pub use imp::token::{Claims, EventContext};
 ///
 /// Every method has a default, so `impl Listener for MyListener {}` is enough. The events
 /// come through [`IdTokenListener`] and/or [`AccessTokenListener`].
+///
+/// The host calls `init`, then (on success) the SDK calls [`Listener::declare`] and hands
+/// the declaration to the host as `init`'s answer, then the host calls `is_enabled`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `tokenwatch_guest::Listener`",
     label = "not a listener",
@@ -91,6 +112,12 @@ pub trait Listener: Default + 'static {
     fn init(&mut self, properties: &Properties) -> Result<(), String> {
         let _ = properties;
         Ok(())
+    }
+    /// What the handlers read and what configuration the listener accepts, asked once
+    /// right after a successful `init` (so it can depend on the properties). The default,
+    /// [`Declaration::all_claims`], hands every claim of each token to the handlers.
+    fn declare(&self) -> Declaration {
+        Declaration::all_claims()
     }
     /// Called after a successful `init`; `false` means no events are delivered.
     fn is_enabled(&self) -> bool {
@@ -126,68 +153,105 @@ pub trait AccessTokenListener: Listener {
     fn access_token_issued(&mut self, event: &AccessTokenEvent, ctx: &EventContext);
 }
 
-/// An issued ID token.
-pub struct IdTokenEvent<'a> {
-    claims: &'a Claims,
-    local_subject: Option<String>,
+/// What a listener reads and accepts, returned by [`Listener::declare`] (the record
+/// `declaration` of `wit/listener.wit`). Built from [`Declaration::claims`] or
+/// [`Declaration::all_claims`]:
+///
+/// ```
+/// use tokenwatch_guest::Declaration;
+///
+/// // The handlers read these claims and the client's metadata; the listener takes one
+/// // property.
+/// let d = Declaration::claims(&["sub", "iat", "acr"]).client_metadata().properties(&["report_every"]);
+/// assert_eq!(d.declared_claims(), Some(&["sub".to_string(), "iat".into(), "acr".into()][..]));
+///
+/// // Claim names read from a property at init.
+/// let names = "sub, email";
+/// let d = Declaration::claims(names.split(',').map(str::trim));
+/// assert_eq!(d.declared_claims().unwrap().len(), 2);
+/// ```
+///
+/// The host may refuse a declaration it cannot serve (more than 256 claim names, a name
+/// longer than 256 bytes...): `init` then fails with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declaration {
+    claims: Option<Vec<String>>,
+    client_metadata: bool,
+    properties: Option<Vec<String>>,
 }
 
-impl IdTokenEvent<'_> {
-    /// The token's claims set (a host resource; every getter returns a copy).
-    pub fn claims(&self) -> &Claims {
-        self.claims
+impl Declaration {
+    /// The handlers read these claims, and only these: each event carries them in this
+    /// order, and [`Claims::get`] of any other name is `None` (with a warning, logged once
+    /// per instance). Takes anything iterable of string-likes: `&["sub", "iat"]`, a
+    /// `Vec<String>`, `text.split(',')`...
+    pub fn claims<I>(names: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        Declaration {
+            claims: Some(names.into_iter().map(|n| n.as_ref().to_owned()).collect()),
+            client_metadata: false,
+            properties: None,
+        }
     }
-    /// The local subject when `sub` is pairwise, none otherwise.
-    pub fn local_subject(&self) -> Option<&str> {
-        self.local_subject.as_deref()
+
+    /// The handlers read no claim (a listener that only counts events, say).
+    pub fn no_claims() -> Self {
+        Self::claims(std::iter::empty::<&str>())
+    }
+
+    /// The handlers may read any claim: each event carries the whole claims set as one JSON
+    /// object. The default of [`Listener::declare`].
+    pub fn all_claims() -> Self {
+        Declaration { claims: None, client_metadata: false, properties: None }
+    }
+
+    /// The handlers read the client's registered metadata,
+    /// [`EventContext::client_metadata`] (none without this).
+    pub fn client_metadata(mut self) -> Self {
+        self.client_metadata = true;
+        self
+    }
+
+    /// The configuration properties the listener accepts: the host warns about any other
+    /// key it is given (a misspelt key would otherwise be ignored without a word). Without
+    /// this, any key is accepted.
+    pub fn properties<I>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.properties = Some(keys.into_iter().map(|k| k.as_ref().to_owned()).collect());
+        self
+    }
+
+    /// The listener accepts no configuration property: the host warns about any.
+    pub fn no_properties(self) -> Self {
+        self.properties(std::iter::empty::<&str>())
+    }
+
+    /// The declared claim names, in order; `None` for [`Declaration::all_claims`].
+    pub fn declared_claims(&self) -> Option<&[String]> {
+        self.claims.as_deref()
+    }
+
+    /// Whether the client's metadata is declared.
+    pub fn declares_client_metadata(&self) -> bool {
+        self.client_metadata
+    }
+
+    /// The accepted property keys; `None` when any key is accepted.
+    pub fn accepted_properties(&self) -> Option<&[String]> {
+        self.properties.as_deref()
     }
 }
 
-/// An issued access token.
-pub struct AccessTokenEvent<'a> {
-    claims: &'a Claims,
-}
-
-impl AccessTokenEvent<'_> {
-    /// The token's claims set (a host resource; every getter returns a copy).
-    pub fn claims(&self) -> &Claims {
-        self.claims
-    }
-}
-
-/// Typed access to one claim. Each method is one `get` call into the host, whose JSON text
-/// it reads with [`json`]; `None` when the claim is absent or has another JSON type. For
-/// anything else (objects, numbers with fractions, mixed arrays), [`Claims::get`] returns
-/// the claim's JSON text as it is.
-impl Claims {
-    /// A string claim, unescaped (`"a\"b"` gives `a"b`).
-    pub fn get_str(&self, name: &str) -> Option<String> {
-        json::into_str(self.get(name)?)
-    }
-    /// An integer claim that fits `i64` (no fraction, no exponent).
-    pub fn get_i64(&self, name: &str) -> Option<i64> {
-        json::parse_i64(&self.get(name)?)
-    }
-    /// A boolean claim, such as `email_verified`.
-    pub fn get_bool(&self, name: &str) -> Option<bool> {
-        json::parse_bool(&self.get(name)?)
-    }
-    /// A claim that is an array of strings, each unescaped. A single string is not a list:
-    /// for `aud`, which may be either, use [`Claims::audience`].
-    pub fn get_strings(&self, name: &str) -> Option<Vec<String>> {
-        json::parse_strings(&self.get(name)?)
-    }
-    /// `acr`, the authentication context class reference, when it is a string.
-    pub fn acr(&self) -> Option<String> {
-        self.get_str("acr")
-    }
-    /// `amr`, the authentication methods references, when it is an array of strings.
-    pub fn amr(&self) -> Option<Vec<String>> {
-        self.get_strings("amr")
-    }
-    /// `auth_time` in seconds since the epoch, when it is an integer.
-    pub fn auth_time(&self) -> Option<i64> {
-        self.get_i64("auth_time")
+impl Default for Declaration {
+    /// [`Declaration::all_claims`].
+    fn default() -> Self {
+        Self::all_claims()
     }
 }
 
@@ -373,15 +437,24 @@ pub mod __private {
     // --- the adapter ----------------------------------------------------------------------
 
     // A component holds exactly one listener, so one type-erased slot is enough and keeps
-    // the adapter generic (no per-type statics needed).
-    thread_local! {
-        static LISTENER: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+    // the adapter generic (no per-type statics needed). The slot also keeps the declared
+    // claim names, which the events are decoded with.
+    struct Slot {
+        listener: Box<dyn Any>,
+        claims: Option<Vec<String>>,
     }
 
-    fn with<T: Listener, R>(f: impl FnOnce(&mut T) -> R) -> Option<R> {
+    thread_local! {
+        static LISTENER: RefCell<Option<Slot>> = const { RefCell::new(None) };
+    }
+
+    /// `f` on the listener and its declared claim names; `None` before a successful init.
+    fn with<T: Listener, R>(f: impl FnOnce(&mut T, Option<&[String]>) -> R) -> Option<R> {
         LISTENER.with(|slot| {
             let mut slot = slot.borrow_mut();
-            slot.as_mut()?.downcast_mut::<T>().map(f)
+            let slot = slot.as_mut()?;
+            let claims = slot.claims.as_deref();
+            slot.listener.downcast_mut::<T>().map(|l| f(l, claims))
         })
     }
 
@@ -389,35 +462,43 @@ pub mod __private {
     pub struct Adapter<T>(PhantomData<T>);
 
     impl<T: Listener> exp::lifecycle::Guest for Adapter<T> {
-        fn init(properties: Vec<(String, String)>) -> Result<(), String> {
+        fn init(properties: Vec<(String, String)>) -> Result<exp::lifecycle::Declaration, String> {
             // Before any listener code runs, `Default` included.
             crate::panic::install_hook();
             let mut listener = T::default();
             listener.init(&Properties(properties))?;
-            LISTENER.with(|slot| *slot.borrow_mut() = Some(Box::new(listener)));
-            Ok(())
+            let Declaration { claims, client_metadata, properties } = listener.declare();
+            let answer = exp::lifecycle::Declaration { claims: claims.clone(), client_metadata, properties };
+            LISTENER.with(|slot| *slot.borrow_mut() = Some(Slot { listener: Box::new(listener), claims }));
+            Ok(answer)
         }
         fn is_enabled() -> bool {
-            with::<T, _>(|l| l.is_enabled()).unwrap_or(false)
+            with::<T, _>(|l, _| l.is_enabled()).unwrap_or(false)
         }
         fn shutdown() {
-            with::<T, _>(|l| l.shutdown());
+            with::<T, _>(|l, _| l.shutdown());
             LISTENER.with(|slot| slot.borrow_mut().take());
         }
     }
 
     // Events before a successful init are ignored: the host never sends them.
     impl<T: IdTokenListener> exp::id_token_listener::Guest for Adapter<T> {
-        fn id_token_issued(claims: &Claims, local_subject: Option<String>, context: &EventContext) {
-            let event = IdTokenEvent { claims, local_subject };
-            with::<T, _>(|l| l.id_token_issued(&event, context));
+        fn id_token_issued(event: Vec<u8>) {
+            with::<T, _>(|l, declared| {
+                let event = crate::event::decode(&event, declared);
+                let token = IdTokenEvent { claims: event.claims, local_subject: event.local_subject };
+                l.id_token_issued(&token, &event.context)
+            });
         }
     }
 
     impl<T: AccessTokenListener> exp::access_token_listener::Guest for Adapter<T> {
-        fn access_token_issued(claims: &Claims, context: &EventContext) {
-            let event = AccessTokenEvent { claims };
-            with::<T, _>(|l| l.access_token_issued(&event, context));
+        fn access_token_issued(event: Vec<u8>) {
+            with::<T, _>(|l, declared| {
+                let event = crate::event::decode(&event, declared);
+                let token = AccessTokenEvent { claims: event.claims };
+                l.access_token_issued(&token, &event.context)
+            });
         }
     }
 }
@@ -459,9 +540,9 @@ macro_rules! export_id_token_listener {
                 );
             };
             type __TokenwatchAdapter = $crate::__private::Adapter<$ty>;
-            $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle::__export_tokenwatch_listener_lifecycle_0_1_0_cabi!(
+            $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle::__export_tokenwatch_listener_lifecycle_0_2_0_cabi!(
                 __TokenwatchAdapter with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle);
-            $crate::bindings::all_tokens::exports::tokenwatch::listener::id_token_listener::__export_tokenwatch_listener_id_token_listener_0_1_0_cabi!(
+            $crate::bindings::all_tokens::exports::tokenwatch::listener::id_token_listener::__export_tokenwatch_listener_id_token_listener_0_2_0_cabi!(
                 __TokenwatchAdapter with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::id_token_listener);
             #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "component-type:tokenwatch-guest:id-token-only")]
@@ -492,9 +573,9 @@ macro_rules! export_access_token_listener {
                 );
             };
             type __TokenwatchAdapter = $crate::__private::Adapter<$ty>;
-            $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle::__export_tokenwatch_listener_lifecycle_0_1_0_cabi!(
+            $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle::__export_tokenwatch_listener_lifecycle_0_2_0_cabi!(
                 __TokenwatchAdapter with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle);
-            $crate::bindings::all_tokens::exports::tokenwatch::listener::access_token_listener::__export_tokenwatch_listener_access_token_listener_0_1_0_cabi!(
+            $crate::bindings::all_tokens::exports::tokenwatch::listener::access_token_listener::__export_tokenwatch_listener_access_token_listener_0_2_0_cabi!(
                 __TokenwatchAdapter with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::access_token_listener);
             #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "component-type:tokenwatch-guest:access-token-only")]
