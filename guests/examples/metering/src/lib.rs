@@ -1,7 +1,7 @@
 //! Counts issued access tokens per client and per scope value and logs the running counts
 //! every `report_every` events (default 100).
 use std::collections::BTreeMap;
-use tokenwatch_guest::{log, AccessTokenEvent, AccessTokenListener, EventContext, Listener, Properties};
+use tokenwatch_guest::{log, AccessTokenEvent, AccessTokenListener, Declaration, EventContext, Listener, Properties};
 
 const DEFAULT_REPORT_EVERY: u64 = 100;
 
@@ -26,17 +26,21 @@ impl Listener for Metering {
         log::info(&format!("init report_every={}", self.report_every));
         Ok(())
     }
+
+    fn declare(&self) -> Declaration {
+        Declaration::claims(&["client_id", "scope"]).properties(&["report_every"])
+    }
 }
 
 impl AccessTokenListener for Metering {
     fn access_token_issued(&mut self, event: &AccessTokenEvent, ctx: &EventContext) {
         let claims = event.claims();
         // RFC 9068 tokens carry client_id; fall back to the issuing context.
-        let client = claims.client_id().unwrap_or_else(|| ctx.client_id());
-        let client = if client.is_empty() { "-".to_string() } else { client };
-        *self.per_client.entry(client).or_default() += 1;
+        let client = claims.client_id().unwrap_or(ctx.client_id().into());
+        let client = if client.is_empty() { "-" } else { &client };
+        count(&mut self.per_client, client);
         for scope in claims.scope().unwrap_or_default().split_ascii_whitespace() {
-            *self.per_scope.entry(scope.to_string()).or_default() += 1;
+            count(&mut self.per_scope, scope);
         }
         self.total += 1;
         if self.total.is_multiple_of(self.report_every) {
@@ -46,6 +50,16 @@ impl AccessTokenListener for Metering {
                 render(&self.per_client),
                 render(&self.per_scope)
             ));
+        }
+    }
+}
+
+/// One more of `key` (a new key is the only allocation).
+fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
         }
     }
 }

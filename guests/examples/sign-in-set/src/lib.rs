@@ -10,7 +10,9 @@
 //!     "event_timestamp": <iat>, "client_id": "<client>", "acr": "<acr>", "amr": [...]}}}
 //! ```
 use tokenwatch_guest::json::quote;
-use tokenwatch_guest::{log, publish, signer, EventContext, IdTokenEvent, IdTokenListener, Listener, PublishError, SignError};
+use tokenwatch_guest::{
+    log, publish, signer, Declaration, EventContext, IdTokenEvent, IdTokenListener, Listener, PublishError, SignError,
+};
 
 const SESSION_ESTABLISHED: &str =
     "https://schemas.openid.net/secevent/caep/event-type/session-established";
@@ -18,7 +20,11 @@ const SESSION_ESTABLISHED: &str =
 #[derive(Default)]
 struct SignInSet;
 
-impl Listener for SignInSet {}
+impl Listener for SignInSet {
+    fn declare(&self) -> Declaration {
+        Declaration::claims(&["sub", "iat", "azp", "aud", "acr", "amr"]).no_properties()
+    }
+}
 
 impl IdTokenListener for SignInSet {
     fn id_token_issued(&mut self, event: &IdTokenEvent, ctx: &EventContext) {
@@ -30,13 +36,17 @@ impl IdTokenListener for SignInSet {
         // Claim values come as JSON text: spliced in as they are.
         let mut body = format!(
             r#"{{"subject":{{"format":"iss_sub","iss":{},"sub":{sub}}}"#,
-            quote(&ctx.issuer())
+            quote(ctx.issuer())
         );
         if let Some(iat) = claims.issued_at() {
             body.push_str(&format!(r#","event_timestamp":{iat}"#));
         }
         let client = ctx.client_id();
-        let client = if client.is_empty() { claims.get("azp").or_else(|| first_aud(&claims.audience())) } else { Some(quote(&client)) };
+        let client = if client.is_empty() {
+            claims.get("azp").map(str::to_owned).or_else(|| first_aud(&claims.audience()))
+        } else {
+            Some(quote(client))
+        };
         if let Some(client) = client {
             body.push_str(&format!(r#","client_id":{client}"#));
         }
