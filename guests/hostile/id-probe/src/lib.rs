@@ -1,5 +1,5 @@
 //! Probe exporting only `id-token-listener`: shows the host skips it for access tokens.
-use tokenwatch_guest::{log, EventContext, IdTokenEvent, IdTokenListener, Listener, Properties};
+use tokenwatch_guest::{log, Declaration, EventContext, IdTokenEvent, IdTokenListener, Listener, Properties};
 
 #[derive(Default)]
 struct IdProbe;
@@ -8,6 +8,9 @@ impl Listener for IdProbe {
     fn init(&mut self, _: &Properties) -> Result<(), String> {
         log::info("init");
         Ok(())
+    }
+    fn declare(&self) -> Declaration {
+        Declaration::claims(&["sub"])
     }
     fn shutdown(&mut self) {
         log::info("shutdown");

@@ -1,9 +1,13 @@
 //! Sandbox conformance probe. Property `mode` picks the behaviour (default `record`);
 //! every mode misbehaves in the event handlers of both token kinds unless noted.
+//!
+//! Its declaration comes from properties: `declare` (comma-separated claim names; absent:
+//! all claims) and `declare_properties` (comma-separated keys; absent: any key). It always
+//! declares the client metadata.
 use std::hint::black_box;
 use tokenwatch_guest::{
-    log, publish, signer, AccessTokenEvent, AccessTokenListener, Claims, EventContext,
-    IdTokenEvent, IdTokenListener, Listener, Properties,
+    log, publish, signer, AccessTokenEvent, AccessTokenListener, Claims, Declaration,
+    EventContext, IdTokenEvent, IdTokenListener, Listener, Properties,
 };
 
 #[derive(Default, Clone, Copy, PartialEq, Debug)]
@@ -60,10 +64,18 @@ struct Probe {
     mode: Mode,
     // Events seen since this instance's init (a trap means a fresh instance and count).
     events: u64,
-    // Mode `host-calls`: which import to call (property `import`) and how often per event
-    // (`times`, default 10), for `tokenwatch bench`'s price of a host call.
+    // Mode `host-calls`: which import (or SDK accessor) to call (property `import`) and how
+    // often per event (`times`, default 10), for `tokenwatch bench`'s price of a host call.
     import: String,
     times: u32,
+    // Mode `claims-dump`: one more claim to read with `get` (property `also_get`).
+    also_get: Option<String>,
+    declaration: Declaration,
+}
+
+/// The items of a comma-separated list, trimmed, empty ones left out.
+fn list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
 impl Listener for Probe {
@@ -76,6 +88,16 @@ impl Listener for Probe {
             None => 10,
             Some(t) => t.parse().map_err(|_| format!("probe: times {t:?} is not a number"))?,
         };
+        self.also_get = properties.get("also_get").map(str::to_owned);
+        let declaration = match properties.get("declare") {
+            None => Declaration::all_claims(),
+            Some(names) => Declaration::claims(list(names)),
+        };
+        self.declaration = match properties.get("declare_properties") {
+            None => declaration,
+            Some(keys) => declaration.properties(list(keys)),
+        }
+        .client_metadata();
         if self.mode == Mode::InitFail {
             return Err("probe refused to start: mode=init-fail".into());
         }
@@ -83,6 +105,10 @@ impl Listener for Probe {
             return Err(huge_init_error());
         }
         Ok(())
+    }
+
+    fn declare(&self) -> Declaration {
+        self.declaration.clone()
     }
 
     fn is_enabled(&self) -> bool {
@@ -127,14 +153,18 @@ impl Probe {
             Mode::ClaimsDump => {
                 log::info(&format!("claims {}", claims.to_json()));
                 for name in claims.names() {
-                    let value = claims.get(&name).unwrap_or_else(|| "<none>".into());
+                    let value = claims.get(&name).unwrap_or("<none>");
                     log::info(&format!("claim {name}={value}"));
+                }
+                if let Some(name) = &self.also_get {
+                    let value = claims.get(name).unwrap_or("<none>");
+                    log::info(&format!("also {name}={value}"));
                 }
                 log::info(&format!(
                     "context issuer={} client_id={} metadata={}",
                     ctx.issuer(),
                     ctx.client_id(),
-                    ctx.client_metadata()
+                    ctx.client_metadata().unwrap_or("<none>")
                 ));
             }
             Mode::LogFlood => {
@@ -204,17 +234,21 @@ impl Probe {
         }
     }
 
+    /// Contract 0.2 has no claims or context imports: `claims.*` and `context.*` call the
+    /// SDK accessors that replaced them (reads of the event in the guest), for comparison.
     fn call_imports(&self, claims: &Claims, ctx: &EventContext) {
-        if self.import == "claims.get-long" {
-            // A 100,000-byte claim name, built once: what the host reads of it each call is
-            // charged in fuel.
-            let name = "n".repeat(100_000);
+        if self.import == "config.get-long" {
+            // A 100,000-byte key, built once: what the host reads of it each call is charged
+            // in fuel.
+            let key = "k".repeat(100_000);
             for _ in 0..self.times {
-                drop(black_box(claims.get(&name)));
+                drop(black_box(tokenwatch_guest::config::get(&key)));
             }
             return;
         }
         for _ in 0..self.times {
+            // Opaque each time round, so that a read is not hoisted out of the loop.
+            let (claims, ctx) = black_box((claims, ctx));
             match self.import.as_str() {
                 "claims.issued-at" => drop(black_box(claims.issued_at())),
                 "claims.subject" => drop(black_box(claims.subject())),

@@ -10,8 +10,8 @@
 //! - `flood`: 10,000 signatures in one event; logs `flood signed=N quota=M other=K`.
 //! - `huge`: 10 MB of claims.
 use tokenwatch_guest::{
-    log, signer, AccessTokenEvent, AccessTokenListener, EventContext, IdTokenEvent, IdTokenListener, Listener,
-    Properties, SignError,
+    log, signer, AccessTokenEvent, AccessTokenListener, Declaration, EventContext, IdTokenEvent, IdTokenListener,
+    Listener, Properties, SignError,
 };
 
 const EVENT: &str = r#""events":{"https://schemas.openid.net/secevent/caep/event-type/session-established":{"event_timestamp":1700000000}}"#;
@@ -27,6 +27,10 @@ impl Listener for Forger {
         self.mode = properties.get("mode").unwrap_or("good").to_owned();
         self.audience = properties.get("audience").map(str::to_owned);
         Ok(())
+    }
+    fn declare(&self) -> Declaration {
+        // It reads no claim: what it signs is made up.
+        Declaration::no_claims().properties(&["mode", "audience"])
     }
 }
 

@@ -6,7 +6,8 @@
 //! - `random`: asks for `random_bytes` (default 64 MiB) of random in each handler.
 use std::time::Duration;
 use tokenwatch_guest::{
-    log, AccessTokenEvent, AccessTokenListener, EventContext, IdTokenEvent, IdTokenListener, Listener, Properties,
+    log, AccessTokenEvent, AccessTokenListener, Declaration, EventContext, IdTokenEvent, IdTokenListener, Listener,
+    Properties,
 };
 
 #[derive(Default)]
@@ -62,6 +63,10 @@ impl Listener for WasiEnv {
         }
         self.wait_if("init");
         Ok(())
+    }
+
+    fn declare(&self) -> Declaration {
+        Declaration::no_claims().properties(&["mode", "sleep_in", "sleep_ms", "random_bytes"])
     }
 
     fn shutdown(&mut self) {
