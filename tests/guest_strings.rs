@@ -138,17 +138,20 @@ fn log_lines_are_paid_for_in_fuel_and_lines_over_the_cap_are_not_read() {
 }
 
 #[test]
-fn claim_names_the_host_reads_are_paid_for_in_fuel() {
-    let caller = |import: &str| {
+fn names_and_keys_the_host_reads_are_paid_for_in_fuel() {
+    let caller = |probe: fn(&str, &str) -> tokenwatch::ListenerConfig, import: &str| {
         let mut l = probe(import, "host-calls");
         l.properties.insert("import".into(), import.into());
         l.properties.insert("times".into(), "10".into());
         l
     };
-    let (host, _) = host(vec![caller("claims.get"), caller("claims.get-long")]);
-    let d = host.dispatch(&id_token("alice"));
-    assert!(d.iter().all(|d| d.outcome == Outcome::Ok), "{d:?}");
-    // Ten reads of one 100,000-byte name (built once, about 0.1 M fuel in the guest): at least
-    // a million fuel more than ten of a 3-byte one.
-    assert!(d[1].fuel >= d[0].fuel + 1_000_000, "short {} long {}", d[0].fuel, d[1].fuel);
+    // `config.get` in contract 0.2; `claims.get` exists only in 0.1.
+    for (probe, short, long) in [(probe as fn(&str, &str) -> _, "config.get", "config.get-long"), (probe_v0_1, "claims.get", "claims.get-long")] {
+        let (host, _) = host(vec![caller(probe, short), caller(probe, long)]);
+        let d = host.dispatch(&id_token("alice"));
+        assert!(d.iter().all(|d| d.outcome == Outcome::Ok), "{d:?}");
+        // Ten reads of one 100,000-byte name (built once, about 0.1 M fuel in the guest): at
+        // least a million fuel more than ten of a short one.
+        assert!(d[1].fuel >= d[0].fuel + 1_000_000, "{long}: short {} long {}", d[0].fuel, d[1].fuel);
+    }
 }

@@ -1,8 +1,10 @@
 //! The integration suite and sandbox conformance suite: real components built by
 //! `make guests`, loaded into a real host.
 
+mod compat;
 mod concurrency;
 mod containment;
+mod declaration;
 mod guest_strings;
 mod limits;
 mod lifecycle;

@@ -46,7 +46,7 @@ fn json_records_carry_event_listener_outcome_fuel_and_logs() {
     assert_eq!(records[0]["message"], "init");
     assert!(records[0]["event"].is_null(), "init belongs to no event");
     assert_eq!(records[0]["phase"], "init");
-    assert_eq!(records[1], json!({"type": "listener", "event": null, "listener": "p", "state": "active", "handles": ["id_token", "access_token"]}));
+    assert_eq!(records[1], json!({"type": "listener", "event": null, "listener": "p", "state": "active", "handles": ["id_token", "access_token"], "contract": "0.2.0"}));
     let outcome = &records[2];
     assert_eq!(outcome["outcome"], "ok");
     assert_eq!(outcome["event"], 0);
@@ -267,16 +267,32 @@ const THREE: &str = r#"{"kind":"id_token","claims":{"sub":"a"}}
 "#;
 
 #[test]
+fn properties_a_listener_does_not_accept_are_warned_about_at_the_start() {
+    let mut typo = probe("typo", "record");
+    typo.properties.insert("declare_properties".into(), "mode,declare_properties".into());
+    typo.properties.insert("mdoe".into(), "loop".into());
+    let (_, records, _) = run(vec![typo.clone()], THREE);
+    let start = records.iter().find(|r| r["type"] == "listener").expect("a listener record");
+    let warnings = start["warnings"].as_array().unwrap_or_else(|| panic!("{start}"));
+    assert!(warnings.len() == 1 && warnings[0].as_str().unwrap().starts_with("property \"mdoe\" is not one this listener accepts"), "{warnings:?}");
+    for format in [Format::Text, Format::Quiet] {
+        let (_, _, err) = run_format(vec![typo.clone()], THREE.as_bytes(), format);
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.starts_with("listener typo: warning: property \"mdoe\" is not one this listener accepts"), "{format:?}: {err}");
+    }
+}
+
+#[test]
 fn lifecycle_is_reported_at_the_start_and_where_it_changes() {
     let (summary, records, _) = run(lifecycle_listeners(), THREE);
     let listener_records: Vec<&Value> = records.iter().filter(|r| r["type"] == "listener").collect();
     assert_eq!(
         listener_records,
         [
-            &json!({"type": "listener", "event": null, "listener": "ok", "state": "active", "handles": ["id_token", "access_token"]}),
-            &json!({"type": "listener", "event": null, "listener": "off", "state": "disabled", "reason": "is-enabled returned false", "handles": ["id_token", "access_token"]}),
-            &json!({"type": "listener", "event": null, "listener": "broken", "state": "init-failed", "reason": "probe refused to start: mode=init-fail", "handles": ["id_token", "access_token"]}),
-            &json!({"type": "listener", "event": null, "listener": "boom", "state": "active", "handles": ["id_token", "access_token"]}),
+            &json!({"type": "listener", "event": null, "listener": "ok", "state": "active", "handles": ["id_token", "access_token"], "contract": "0.2.0"}),
+            &json!({"type": "listener", "event": null, "listener": "off", "state": "disabled", "reason": "is-enabled returned false", "handles": ["id_token", "access_token"], "contract": "0.2.0"}),
+            &json!({"type": "listener", "event": null, "listener": "broken", "state": "init-failed", "reason": "probe refused to start: mode=init-fail", "handles": ["id_token", "access_token"], "contract": "0.2.0"}),
+            &json!({"type": "listener", "event": null, "listener": "boom", "state": "active", "handles": ["id_token", "access_token"], "contract": "0.2.0"}),
             &listener_records[4].clone(),
         ]
     );

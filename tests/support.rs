@@ -35,6 +35,20 @@ pub fn probe(name: &str, mode: &str) -> ListenerConfig {
     l
 }
 
+/// A listener built against contract 0.1 (`tests/fixtures/v0.1/<name>.wasm`), named `name`.
+pub fn listener_v0_1(name: &str, fixture: &str) -> ListenerConfig {
+    let mut l = ListenerConfig::new(root().join("tests/fixtures/v0.1").join(format!("{fixture}.wasm")));
+    l.name = Some(name.to_owned());
+    l
+}
+
+/// The 0.1 build of `probe` in one of its modes.
+pub fn probe_v0_1(name: &str, mode: &str) -> ListenerConfig {
+    let mut l = listener_v0_1(name, "probe");
+    l.properties.insert("mode".into(), mode.into());
+    l
+}
+
 /// Records every guest log line as `listener|level|message`.
 #[derive(Default)]
 pub struct Recorder(Mutex<Vec<String>>);

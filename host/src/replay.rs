@@ -106,6 +106,11 @@ pub fn replay(
     p.lifecycle_logs("init", logs.drain())?;
     for s in &statuses {
         p.health(None, s, None)?;
+        if p.format != Format::Json {
+            for w in &s.warnings {
+                p.note(format_args!("listener {}: warning: {}", escape_control(&s.name), escape_control(w)))?;
+            }
+        }
     }
     p.known = statuses.into_iter().map(|s| s.health).collect();
     let mut lines = EventLines::new(input);
@@ -258,8 +263,13 @@ impl<O: Write, E: Write> Printer<'_, O, E> {
                     record["reason"] = json!(r);
                 }
                 if event.is_none() {
-                    // At load: which kinds of token this listener is called for.
+                    // At load: which kinds of token this listener is called for, the
+                    // contract it was built against, and what is wrong with its config.
                     record["handles"] = json!(s.handles.iter().map(|k| k.as_str()).collect::<Vec<_>>());
+                    record["contract"] = json!(s.contract);
+                    if !s.warnings.is_empty() {
+                        record["warnings"] = json!(s.warnings);
+                    }
                 }
                 self.record(record)
             }

@@ -235,7 +235,7 @@ fn lifecycle_failures_are_output_in_text_json_and_the_summary() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stderr(&o), "", "JSON mode writes nothing else");
     let records = json_lines(&o);
-    assert_eq!(records[0], serde_json::json!({"type": "listener", "event": null, "listener": "metering", "state": "init-failed", "reason": reason, "handles": ["access_token"]}));
+    assert_eq!(records[0], serde_json::json!({"type": "listener", "event": null, "listener": "metering", "state": "init-failed", "reason": reason, "handles": ["access_token"], "contract": "0.2.0"}));
     let summary = records.last().unwrap();
     assert_eq!(summary["type"], "summary", "{summary}");
     assert_eq!(summary["events"], 2);

@@ -254,6 +254,7 @@ impl Probe {
                 "claims.subject" => drop(black_box(claims.subject())),
                 "claims.get" => drop(black_box(claims.get("amr"))),
                 "context.client-id" => drop(black_box(ctx.client_id())),
+                "config.get" => drop(black_box(tokenwatch_guest::config::get("mode"))),
                 // The bench's sink only counts bytes: the call and the copy are measured.
                 "log" => log::trace("sign-in sub=user-000001 iat=1764331200 client=client-123"),
                 other => panic!("probe: unknown import {other:?}"),
