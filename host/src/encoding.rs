@@ -117,9 +117,9 @@ fn field(out: &mut Vec<u8>, text: Option<&str>) {
 #[derive(Default)]
 pub(crate) struct Encodings {
     bytes: Vec<u8>,
-    /// Each built encoding: its projection (by address; interned, so equal ones share it)
-    /// and its range in `bytes`.
-    built: Vec<(*const Projection, usize, usize)>,
+    /// Each built encoding: its projection's address (interned, so equal projections share
+    /// one) and its range in `bytes`.
+    built: Vec<(usize, usize, usize)>,
 }
 
 impl Encodings {
@@ -131,7 +131,7 @@ impl Encodings {
 
     /// `event` encoded for `projection`.
     pub fn of(&mut self, event: &TokenEvent, projection: &Arc<Projection>) -> &[u8] {
-        let key = Arc::as_ptr(projection);
+        let key = Arc::as_ptr(projection) as usize;
         let (start, end) = match self.built.iter().find(|(p, _, _)| *p == key) {
             Some(&(_, start, end)) => (start, end),
             None => {
@@ -144,9 +144,6 @@ impl Encodings {
         &self.bytes[start..end]
     }
 }
-
-// The raw pointers are only compared, never dereferenced.
-unsafe impl Send for Encodings {}
 
 #[cfg(test)]
 mod tests {
