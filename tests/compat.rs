@@ -42,3 +42,25 @@ fn a_0_1_listener_is_contained_like_a_0_2_one() {
     assert_eq!(d[1].outcome, Outcome::Ok);
     assert_eq!(rec.of("new").last().map(String::as_str), Some("id-token alice"));
 }
+
+#[test]
+fn a_component_whose_exports_mix_contract_versions_is_refused_at_load() {
+    // The 0.1 template listener, with a 0.2 access-token handler exported beside it.
+    let wat = WatListener { imports: r#"(func (export "access") (param i32 i32))"#.into(), ..Default::default() };
+    let text = wat.text();
+    let mixed = format!(
+        r#"{}
+  (func $access (param "event" (list u8))
+    (canon lift (core func $i "access") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
+  (instance $access-listener (export "access-token-issued" (func $access)))
+  (export "tokenwatch:listener/access-token-listener@0.2.0" (instance $access-listener))
+)"#,
+        text.trim_end().strip_suffix(')').expect("the template ends the component")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.wasm");
+    std::fs::write(&path, wat::parse_str(&mixed).unwrap_or_else(|e| panic!("bad WAT: {e}"))).unwrap();
+    let e = build_error(vec![tokenwatch::ListenerConfig::new(&path)]);
+    assert!(e.contains("exports tokenwatch:listener/access-token-listener@0.2.0 with tokenwatch:listener/lifecycle@0.1.0"), "{e}");
+    assert!(e.contains("all of a listener's exports must be of one contract version"), "{e}");
+}
