@@ -282,7 +282,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         }
     }
     let floor = median(samples[0].clone());
-    let host_call_ns: Map<String, Value> = imports
+    let call_ns: Map<String, Value> = imports
         .iter()
         .zip(&samples[1..])
         .map(|(name, s)| (name.to_string(), json!(((median(s.clone()) - floor) / CALLS as f64).round())))
@@ -371,7 +371,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         "rust_guest_ns": guest_ns.round(),
         "epoch_only_ns": epoch_ns.round(),
         "empty_guest_ns": empty_ns.round(),
-        "call_ns": host_call_ns,
+        "call_ns": call_ns,
         "ratio_rust_guest_vs_native": guest_ratio,
         "ratio_empty_guest_vs_native": empty_ratio,
         "fuel_overhead_ratio": fuel_ratio,

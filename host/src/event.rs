@@ -36,7 +36,7 @@ impl fmt::Display for EventKind {
 /// An immutable JWT claims set, in the token's order. Its JSON text is kept once, at
 /// ingress, with the span of each claim's value in it: every listener asking for the set or
 /// for one claim then gets a copy of ready text (`get` on `amr` cost 90 ns more per call when
-/// it serialised on demand; `tokenwatch bench`, `host_call_ns`).
+/// it serialised on demand; `tokenwatch bench`, `call_ns`).
 ///
 /// Claims parsed from JSON text (`Claims::from_json`, the NDJSON ingress) keep each value's
 /// text **exactly as issued**: `123456789012345678901234567890` stays that, `1e2` stays `1e2`

@@ -406,15 +406,16 @@ impl Listener {
         let Typed::V0_2 { declared: Declared { properties: Some(accepted), .. }, .. } = typed else {
             return Vec::new();
         };
-        let list = || accepted.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ");
+        let accepts = if accepted.is_empty() {
+            "it accepts none".to_owned()
+        } else {
+            format!("it accepts {}", accepted.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", "))
+        };
         self.spec
             .properties
             .keys()
             .filter(|k| !accepted.contains(*k))
-            .map(|k| {
-                let accepts = if accepted.is_empty() { "it accepts none".to_owned() } else { format!("it accepts {}", list()) };
-                format!("property {:?} is not one this listener accepts, and is ignored ({accepts})", crate::text::truncate(k, 128))
-            })
+            .map(|k| format!("property {:?} is not one this listener accepts, and is ignored ({accepts})", crate::text::truncate(k, 128)))
             .collect()
     }
 

@@ -4,7 +4,7 @@
 //! or every event) is refused here, with a message naming what and why.
 
 use crate::imports::token::{ClaimsView, ContextView};
-use crate::imports::PROVIDED;
+use crate::imports::provides;
 use crate::limits::{bytes, Limits, MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 use crate::state::State;
 use std::fmt::Write as _;
@@ -98,7 +98,7 @@ pub(crate) fn check_imports(engine: &Engine, component: &Component, wasi: bool) 
     let mut ungranted_wasi = Vec::new();
     let ty = component.component_type();
     for (name, _) in ty.imports(engine) {
-        if PROVIDED.contains(&name) {
+        if provides(name) {
             continue;
         }
         if name.starts_with("wasi:") {

@@ -16,18 +16,16 @@ use wasmtime::{Engine, StoreContextMut, Trap};
 /// same in both, and linked under both names; `token` exists only in 0.1.
 pub const VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
 
-/// Every `tokenwatch:listener` interface a guest may import, with its version.
-pub const PROVIDED: [&str; 9] = [
-    "tokenwatch:listener/log@0.2.0",
-    "tokenwatch:listener/config@0.2.0",
-    "tokenwatch:listener/signer@0.2.0",
-    "tokenwatch:listener/publish@0.2.0",
-    "tokenwatch:listener/token@0.1.0",
-    "tokenwatch:listener/log@0.1.0",
-    "tokenwatch:listener/config@0.1.0",
-    "tokenwatch:listener/signer@0.1.0",
-    "tokenwatch:listener/publish@0.1.0",
-];
+/// The interfaces linked under every version in [`VERSIONS`].
+const COMMON: [&str; 4] = ["log", "config", "signer", "publish"];
+
+/// Whether `name` (`tokenwatch:listener/<interface>@<version>`) is an import the host links.
+pub fn provides(name: &str) -> bool {
+    let Some((interface, version)) = name.strip_prefix("tokenwatch:listener/").and_then(|n| n.split_once('@')) else {
+        return false;
+    };
+    (COMMON.contains(&interface) && VERSIONS.contains(&version)) || (interface, version) == ("token", "0.1.0")
+}
 
 /// The instance `tokenwatch:listener/{interface}@{version}` of the linker, to define its
 /// functions in.
