@@ -87,6 +87,9 @@ for g in "${core_guests[@]}" "${wasip2_guests[@]}"; do
   fi
 done
 
+# The 0.1 builds of sign-in-audit and probe, from the repository's history (tests/compat.rs).
+"$root/scripts/build-v0.1-guests.sh"
+
 # The SDK's unit tests and the compile-fail checks of its export macros (a wrong macro for
 # the listener's traits, two export macros in one crate).
 "$guests/sdk/check.sh"

@@ -1,5 +1,5 @@
 //! Listeners built against contract 0.1 keep loading and serving beside 0.2 ones
-//! (`tests/fixtures/v0.1` holds components built by the 0.1 SDK).
+//! (`guests/dist/v0.1`: built from the 0.1 SDK's source in the repository's history).
 
 use tokenwatch::{Outcome, TokenEvent};
 use tokenwatch_tests::*;

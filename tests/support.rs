@@ -35,9 +35,10 @@ pub fn probe(name: &str, mode: &str) -> ListenerConfig {
     l
 }
 
-/// A listener built against contract 0.1 (`tests/fixtures/v0.1/<name>.wasm`), named `name`.
-pub fn listener_v0_1(name: &str, fixture: &str) -> ListenerConfig {
-    let mut l = ListenerConfig::new(root().join("tests/fixtures/v0.1").join(format!("{fixture}.wasm")));
+/// A guest as built against contract 0.1 (`guests/dist/v0.1/<name>.wasm`, built from the
+/// repository's history by `scripts/build-v0.1-guests.sh`), named `name`.
+pub fn listener_v0_1(name: &str, guest_name: &str) -> ListenerConfig {
+    let mut l = listener(name, &format!("v0.1/{guest_name}"));
     l.name = Some(name.to_owned());
     l
 }
