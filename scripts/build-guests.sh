@@ -12,7 +12,7 @@ dist="$guests/dist"
 export CARGO_TARGET_DIR="${TOKENWATCH_GUEST_TARGET:-$HOME/.cache/tokenwatch/guest-target}"
 
 # Rust guests built for wasm32-unknown-unknown (no WASI) and turned into components here.
-core_guests=(sign-in-audit metering probe id-probe sign-in-set set-forger)
+core_guests=(sign-in-audit metering probe id-probe sign-in-set set-forger sqs-publisher)
 # Rust guests built for wasm32-wasip2: rustc's linker already emits a component.
 wasip2_guests=(wasi-env)
 # Hand-written components.
@@ -27,6 +27,7 @@ declare -A want_exports=(
   [wasi-env]="access-token-listener id-token-listener lifecycle"
   [sign-in-set]="id-token-listener lifecycle"
   [set-forger]="access-token-listener id-token-listener lifecycle"
+  [sqs-publisher]="access-token-listener id-token-listener lifecycle"
 )
 
 say() { printf 'build-guests: %s\n' "$*"; }
