@@ -38,6 +38,166 @@ pub struct Config {
     /// `signing::SigningConfig`). Without it, `sign-set` answers `no-key-configured`.
     #[serde(default)]
     pub signing: Option<crate::signing::SigningConfig>,
+    /// The sinks listeners may publish to (`[[sink]]`), each granted per listener (`sinks`).
+    #[serde(default, rename = "sink")]
+    pub sinks: Vec<SinkConfig>,
+    /// Where the outbox spools and how long shutdown may deliver (`[outbox]`).
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+}
+
+/// `[outbox]`: the durable spool and the shutdown deadline. Used only when there are sinks.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// The spool's directory (it holds `outbox.redb`). Default:
+    /// `$XDG_STATE_HOME/tokenwatch/outbox`, else `~/.local/state/tokenwatch/outbox`.
+    #[serde(default)]
+    pub spool_dir: Option<PathBuf>,
+    /// How long shutdown keeps delivering queued messages before it spools the rest.
+    /// Default 5000.
+    #[serde(default)]
+    pub shutdown_ms: Option<u64>,
+}
+
+impl OutboxConfig {
+    pub fn spool_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.spool_dir {
+            return dir.clone();
+        }
+        let state = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        state.join("tokenwatch/outbox")
+    }
+
+    pub fn shutdown_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.shutdown_ms.unwrap_or(5_000))
+    }
+}
+
+/// The kinds of sink (`type` in `[[sink]]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SinkType {
+    /// NDJSON appended to `path`, fsynced per batch, rotated at `max_file_mb`.
+    File,
+    /// One line per message on standard output.
+    Stdout,
+}
+
+impl SinkType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkType::File => "file",
+            SinkType::Stdout => "stdout",
+        }
+    }
+}
+
+/// One `[[sink]]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// What listeners name in `publish` and in their `sinks` grant.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: SinkType,
+    /// `file`: the file to append to; relative paths are relative to the config file.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// `file`: rotate when the file would grow past this. Default 100.
+    #[serde(default)]
+    pub max_file_mb: Option<u64>,
+    /// Messages held in memory for this sink before `publish` answers `queue-full`.
+    /// Default 10 000.
+    #[serde(default)]
+    pub queue: Option<usize>,
+    /// The largest message accepted, in bytes; larger ones get `too-large`. Default 256 KiB
+    /// (SQS's cap).
+    #[serde(default)]
+    pub max_message_bytes: Option<u32>,
+}
+
+impl SinkConfig {
+    /// A sink of `kind` named `name`, every other key at its default.
+    pub fn new(name: impl Into<String>, kind: SinkType) -> Self {
+        SinkConfig { name: name.into(), kind, path: None, max_file_mb: None, queue: None, max_message_bytes: None }
+    }
+
+    /// A `file` sink appending to `path`.
+    pub fn file(name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        SinkConfig { path: Some(path.into()), ..SinkConfig::new(name, SinkType::File) }
+    }
+
+    /// A sink from the command line's `NAME=URL`: `file:PATH` or `stdout:`.
+    pub fn from_url(spec: &str) -> Result<SinkConfig, String> {
+        let (name, url) = spec.split_once('=').ok_or("expected NAME=URL, for example audit=file:audit.ndjson")?;
+        if name.is_empty() {
+            return Err("the sink name before `=` is empty".into());
+        }
+        if let Some(path) = url.strip_prefix("file:") {
+            if path.is_empty() {
+                return Err("`file:` needs a path, for example file:audit.ndjson".into());
+            }
+            return Ok(SinkConfig::file(name, path));
+        }
+        if url == "stdout:" {
+            return Ok(SinkConfig::new(name, SinkType::Stdout));
+        }
+        let scheme = url.split(':').next().unwrap_or("");
+        Err(match scheme {
+            "sqs" | "nats" | "http" | "https" => format!("{scheme} sinks are not in this version (file: and stdout: are)"),
+            _ => format!("unknown sink URL {url:?}: expected file:PATH or stdout:"),
+        })
+    }
+
+    /// Where it delivers, for people: the file's path, `stdout`.
+    pub fn target(&self) -> String {
+        match self.kind {
+            SinkType::File => self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            SinkType::Stdout => "stdout".to_owned(),
+        }
+    }
+
+    pub fn queue(&self) -> usize {
+        self.queue.unwrap_or(10_000)
+    }
+
+    pub fn max_message_bytes(&self) -> u32 {
+        self.max_message_bytes.unwrap_or(256 << 10)
+    }
+
+    pub fn max_file_mb(&self) -> u64 {
+        self.max_file_mb.unwrap_or(100)
+    }
+
+    /// Keys that do not belong to this type, and missing required ones.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.name.is_empty() {
+            return Err(("name", "name is empty".into()));
+        }
+        let t = self.kind.as_str();
+        match self.kind {
+            SinkType::File if self.path.as_ref().is_none_or(|p| p.as_os_str().is_empty()) => {
+                return Err(("path", "a file sink needs `path`".into()))
+            }
+            SinkType::Stdout if self.path.is_some() => return Err(("path", format!("`path` is not a key of a {t} sink"))),
+            SinkType::Stdout if self.max_file_mb.is_some() => return Err(("max_file_mb", format!("`max_file_mb` is not a key of a {t} sink"))),
+            _ => {}
+        }
+        if self.queue == Some(0) {
+            return Err(("queue", "queue must be at least 1".into()));
+        }
+        if self.max_message_bytes == Some(0) {
+            return Err(("max_message_bytes", "max_message_bytes must be at least 1".into()));
+        }
+        if self.max_file_mb == Some(0) {
+            return Err(("max_file_mb", "max_file_mb must be at least 1".into()));
+        }
+        Ok(())
+    }
 }
 
 /// One `[[listener]]` table. Build one in code with [`ListenerConfig::new`] and the `with_*`
@@ -74,6 +234,10 @@ pub struct ListenerConfig {
     /// `quota-exceeded`. Default 16; 0 forbids signing.
     #[serde(default)]
     pub max_signatures_per_call: Option<u32>,
+    /// The sinks (`[[sink]]` names) this listener may publish to; any other name gets
+    /// `unknown-sink`. Default: none.
+    #[serde(default)]
+    pub sinks: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -100,6 +264,7 @@ impl ListenerConfig {
             wasi: false,
             set_audiences: Vec::new(),
             max_signatures_per_call: None,
+            sinks: Vec::new(),
         }
     }
 
@@ -148,6 +313,12 @@ impl ListenerConfig {
     /// `sign-set` calls allowed per call into the listener (0 forbids signing).
     pub fn with_max_signatures_per_call(mut self, max: u32) -> Self {
         self.max_signatures_per_call = Some(max);
+        self
+    }
+
+    /// Grant publishing to these sinks.
+    pub fn with_sinks<S: Into<String>>(mut self, sinks: impl IntoIterator<Item = S>) -> Self {
+        self.sinks = sinks.into_iter().map(Into::into).collect();
         self
     }
 
@@ -348,6 +519,14 @@ impl Config {
         if let Some(signing) = &mut config.signing {
             signing.resolve(base);
         }
+        for sink in &mut config.sinks {
+            if let Some(path) = sink.path.as_mut().filter(|p| p.is_relative()) {
+                *path = base.join(&*path);
+            }
+        }
+        if let Some(dir) = config.outbox.spool_dir.as_mut().filter(|p| p.is_relative()) {
+            *dir = base.join(&*dir);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -359,6 +538,14 @@ impl Config {
         self.limits.validate("[limits]").map_err(|m| ConfigError::at(Invalid, "[limits]", m))?;
         if let Some(signing) = &self.signing {
             signing.validate().map_err(|m| ConfigError::at(Invalid, "[signing]", m))?;
+        }
+        let mut sink_names = std::collections::BTreeSet::new();
+        for (i, sink) in self.sinks.iter().enumerate() {
+            let place = format!("[[sink]] #{} {:?}", i + 1, sink.name);
+            sink.validate().map_err(|(key, m)| ConfigError::new(Invalid, Some(place.clone()), Some(key), m))?;
+            if !sink_names.insert(sink.name.as_str()) {
+                return Err(ConfigError::new(DuplicateName, Some(place), Some("name"), format!("two sinks are named {:?}", sink.name)));
+            }
         }
         let mut seen = std::collections::BTreeMap::new();
         for (i, l) in self.listeners.iter().enumerate() {
@@ -391,6 +578,15 @@ impl Config {
                     Some(format!("listener {name:?}")),
                     Some("set_audiences"),
                     "set_audiences holds an empty string",
+                ));
+            }
+            if let Some(unknown) = l.sinks.iter().find(|s| !sink_names.contains(s.as_str())) {
+                let known: Vec<&str> = sink_names.iter().copied().collect();
+                return Err(ConfigError::new(
+                    Invalid,
+                    Some(format!("listener {name:?}")),
+                    Some("sinks"),
+                    format!("sinks names {unknown:?}, which no [[sink]] defines (sinks: {})", if known.is_empty() { "none".to_owned() } else { known.join(", ") }),
                 ));
             }
         }
@@ -427,6 +623,20 @@ impl Config {
         let (index, key) = found.ok_or_else(|| self.unknown_listener(place(), first))?;
         let l = &mut self.listeners[index];
         l.properties.insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    /// Add a sink from `NAME=URL`, granted to every listener (the `--sink` option).
+    pub fn add_sink(&mut self, spec: &str) -> Result<(), ConfigError> {
+        let sink = SinkConfig::from_url(spec)
+            .map_err(|m| ConfigError::new(ConfigErrorKind::BadOverride, Some(format!("--sink {spec:?}")), None, m))?;
+        for l in &mut self.listeners {
+            if !l.sinks.contains(&sink.name) {
+                l.sinks.push(sink.name.clone());
+            }
+        }
+        self.sinks.retain(|s| s.name != sink.name);
+        self.sinks.push(sink);
         Ok(())
     }
 

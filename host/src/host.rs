@@ -6,6 +6,7 @@ use crate::event::TokenEvent;
 use crate::imports::{self, log::LogSink, log::TracingSink};
 use crate::limits::{Limits, EPOCH_TICK};
 use crate::encoding::Encodings;
+use crate::outbox::{Outbox, SinkStatus};
 use crate::listener::{Delivery, Listener, ListenerSpec, LoadError, Round, Shared};
 use crate::status::ListenerStatus;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,6 +25,9 @@ pub enum HostError {
     /// The `[signing]` key file cannot be used (names the file, the key, the problem).
     #[error(transparent)]
     Signing(#[from] crate::signing::KeyError),
+    /// The outbox cannot start: its spool cannot be opened, or a sink cannot be set up.
+    #[error(transparent)]
+    Outbox(#[from] crate::outbox::OutboxError),
 }
 
 /// Builds a [`Host`].
@@ -56,6 +60,12 @@ impl HostBuilder {
             Some(c) => Some(Arc::new(crate::signing::Signer::from_config(c)?)),
             None => None,
         };
+        // Started before any guest runs: `init` may publish, and what the spool holds from an
+        // earlier run is delivered first.
+        let outbox = match self.config.sinks.is_empty() {
+            true => None,
+            false => Some(Arc::new(Outbox::start(&self.config.outbox, &self.config.sinks)?)),
+        };
         let (engine, ticking) = process_engine(self.fuel).map_err(HostError::Engine)?;
         let shared = Shared {
             engine: engine.clone(),
@@ -63,6 +73,7 @@ impl HostBuilder {
             signer: signer.clone(),
             fuel: self.fuel,
             projections: Default::default(),
+            outbox: outbox.clone(),
         };
         let linker_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let base = imports::linker(&engine, false).map_err(linker_error)?;
@@ -82,6 +93,7 @@ impl HostBuilder {
                 limits: l.limits.over(&defaults),
                 wasi: l.wasi,
                 set_policy: l.set_policy(),
+                sinks: l.sinks.clone(),
             };
             let linker = if l.wasi { with_wasi.as_ref().expect("built above") } else { &base };
             listeners.push(Listener::load(spec, shared.clone(), linker)?);
@@ -97,6 +109,7 @@ impl HostBuilder {
             shut_down: AtomicBool::new(false),
             _ticking: ticking,
             signer,
+            outbox,
         })
     }
 }
@@ -110,6 +123,7 @@ pub struct Host {
     /// `drop` included: `drop` runs before the fields are dropped.
     _ticking: Ticking,
     signer: Option<Arc<crate::signing::Signer>>,
+    outbox: Option<Arc<Outbox>>,
 }
 
 impl Host {
@@ -166,19 +180,28 @@ impl Host {
         self.signer.as_ref()
     }
 
+    /// Every sink's counters and depths, in configuration order (empty without sinks).
+    pub fn sink_status(&self) -> Vec<SinkStatus> {
+        self.outbox.as_ref().map(|o| o.status()).unwrap_or_default()
+    }
+
     /// The listener names, in configuration order.
     pub fn listener_names(&self) -> Vec<String> {
         self.listeners.iter().map(|l| l.name().to_string()).collect()
     }
 
-    /// Call every listener's `shutdown` once, each under its deadline. Later events are
-    /// counted as dropped (`disabled`). Also run on drop.
+    /// Call every listener's `shutdown` once, each under its deadline, then let the outbox
+    /// deliver what is queued within `[outbox] shutdown_ms` and spool the rest. Later events
+    /// are counted as dropped (`disabled`). Also run on drop.
     pub fn shutdown(&self) {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return;
         }
         for l in &self.listeners {
             l.shutdown();
+        }
+        if let Some(outbox) = &self.outbox {
+            outbox.shutdown();
         }
     }
 }

@@ -65,6 +65,7 @@
 mod config;
 mod host;
 mod listener;
+mod outbox;
 mod status;
 
 // Internals.
@@ -98,7 +99,9 @@ pub mod limits;
 #[doc(hidden)]
 pub mod replay;
 
-pub use config::{Config, ConfigError, ConfigErrorKind, ListenerConfig};
+pub use config::{Config, ConfigError, ConfigErrorKind, ListenerConfig, OutboxConfig, SinkConfig, SinkType};
+pub use outbox::spool::{DeadLetter, Spool, SpoolError};
+pub use outbox::{Message, SinkStatus};
 pub use event::{Claims, EventContext, EventError, EventKind, EventLines, Ingress, TokenEvent, MAX_LINE_BYTES};
 pub use host::{Host, HostBuilder, HostError};
 pub use imports::log::{LogLevel, LogSink};

@@ -12,6 +12,7 @@ use crate::encoding::{Declared, Encodings, Projections};
 use crate::event::{EventKind, TokenEvent};
 use crate::imports::config::{as_pairs, Properties};
 use crate::imports::log::{LogCtx, LogSink};
+use crate::imports::publish::PublishCtx;
 use crate::imports::signer::SignerCtx;
 use crate::imports::token::{ClaimsView, ContextView};
 use crate::imports::log::MAX_MESSAGE_BYTES;
@@ -125,6 +126,8 @@ pub struct ListenerSpec {
     pub wasi: bool,
     /// Audiences and per-call quota for this listener's SETs.
     pub set_policy: crate::signing::SetPolicy,
+    /// The sinks it may publish to.
+    pub sinks: Vec<String>,
 }
 
 /// Why a module could not be loaded.
@@ -194,6 +197,8 @@ pub(crate) struct Shared {
     pub fuel: bool,
     /// The host's distinct claim projections (contract 0.2).
     pub projections: Arc<Projections>,
+    /// Where `publish` goes; `None` without sinks.
+    pub outbox: Option<Arc<crate::outbox::Outbox>>,
 }
 
 pub(crate) struct Listener {
@@ -444,6 +449,7 @@ impl Listener {
                 self.counters.clone(),
                 self.name.clone(),
             ),
+            publish: PublishCtx::new(self.shared.outbox.clone(), &self.spec.sinks, self.name.clone(), self.counters.clone()),
             wasi: wasi_ctx(),
             deadline: CallDeadline::default(),
             fuel_metered: self.shared.fuel,
@@ -581,6 +587,7 @@ struct Trapped {
 /// projection; in 0.1 with views of it lent as resources.
 fn call_handler(live: &mut Live, event: &Arc<TokenEvent>, limits: &Limits, encodings: &mut Encodings) -> wasmtime::Result<()> {
     arm(&mut live.store, limits)?;
+    live.store.data_mut().publish.kind = event.kind.as_str();
     let (id_token, access_token) = match &live.typed {
         Typed::V0_2 { id_token, access_token, declared, .. } => {
             let encoded = encodings.of(event, &declared.projection);

@@ -36,6 +36,12 @@ enum Command {
         /// Grant WASI to the listener of this name (repeatable), as `wasi = true` does.
         #[arg(long = "wasi", value_name = "LISTENER")]
         wasi: Vec<String>,
+        /// Add a sink granted to every listener (repeatable): NAME=file:PATH or NAME=stdout:.
+        #[arg(long = "sink", value_name = "NAME=URL")]
+        sinks: Vec<String>,
+        /// The outbox's spool directory, overriding `[outbox] spool_dir`.
+        #[arg(long, value_name = "DIR")]
+        spool_dir: Option<PathBuf>,
         /// One JSON object per line instead of text.
         #[arg(long)]
         json: bool,
@@ -55,6 +61,11 @@ enum Command {
         issuer: Option<String>,
         /// The events file; `-` or nothing reads standard input.
         events: Option<PathBuf>,
+    },
+    /// The outbox's dead letters: messages a sink rejected for good.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
     },
     /// Signing keys.
     Keys {
@@ -79,6 +90,48 @@ enum Command {
         #[arg(long, value_name = "FILE", requires = "listener")]
         events: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// List the dead letters, oldest first: sink, id, listener, reason, message.
+    DeadLetters {
+        #[command(flatten)]
+        spool: SpoolArgs,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move the dead letters back into the spool; the next run with their sink delivers them.
+    Retry {
+        #[command(flatten)]
+        spool: SpoolArgs,
+        /// Only this sink's.
+        #[arg(long, value_name = "NAME")]
+        sink: Option<String>,
+    },
+}
+
+/// Which spool: `--spool-dir`, else the config's `[outbox] spool_dir`, else the default.
+#[derive(clap::Args)]
+struct SpoolArgs {
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    spool_dir: Option<PathBuf>,
+}
+
+impl SpoolArgs {
+    fn open(self) -> anyhow::Result<tokenwatch::Spool> {
+        let mut outbox = match &self.config {
+            Some(p) => Config::from_file(p)?.outbox,
+            None => tokenwatch::OutboxConfig::default(),
+        };
+        if self.spool_dir.is_some() {
+            outbox.spool_dir = self.spool_dir;
+        }
+        Ok(tokenwatch::Spool::open(&outbox.spool_dir())?)
+    }
 }
 
 #[derive(Subcommand)]
@@ -151,6 +204,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listeners,
             properties,
             wasi,
+            sinks,
+            spool_dir,
             json,
             quiet,
             signing_key,
@@ -163,7 +218,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (false, true) => Format::Quiet,
                 (false, false) => Format::Text,
             };
-            let mut config = load_config(config, listeners, properties, wasi)?;
+            let mut config = load_config(config, listeners, properties, wasi, sinks)?;
+            if spool_dir.is_some() {
+                config.outbox.spool_dir = spool_dir;
+            }
             tokenwatch::signing::apply_overrides(&mut config.signing, signing_key, kid, issuer).map_err(anyhow::Error::msg)?;
             let logs = Arc::new(BufferedLog::default());
             let host = match Host::builder(config).log_sink(logs.clone()).build() {
@@ -199,6 +257,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             }
         }
+        Command::Outbox { command: OutboxCommand::DeadLetters { spool, json } } => {
+            let letters = spool.open()?.dead_letters()?;
+            let mut text = String::new();
+            for l in &letters {
+                if json {
+                    text.push_str(&serde_json::to_string(l)?);
+                } else {
+                    text.push_str(&l.line());
+                }
+                text.push('\n');
+            }
+            if !json && letters.is_empty() {
+                text.push_str("no dead letters\n");
+            }
+            emit(&text)
+        }
+        Command::Outbox { command: OutboxCommand::Retry { spool, sink } } => {
+            let n = spool.open()?.retry(sink.as_deref())?;
+            emit(&format!("{n} dead letter{} moved back to the spool\n", if n == 1 { "" } else { "s" }))
+        }
         Command::Keys { command: KeysCommand::Jwks { config, signing_key, kid, alg } } => {
             let jwks = match (config, signing_key) {
                 (_, Some(file)) => {
@@ -228,12 +306,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The config file (if any) plus `--listener`, `--property` and `--wasi` on top.
+/// The config file (if any) plus `--listener`, `--property`, `--wasi` and `--sink` on top.
 fn load_config(
     path: Option<PathBuf>,
     listeners: Vec<PathBuf>,
     properties: Vec<String>,
     wasi: Vec<String>,
+    sinks: Vec<String>,
 ) -> anyhow::Result<Config> {
     let mut config = match &path {
         Some(p) => Config::from_file(p)?,
@@ -250,6 +329,9 @@ fn load_config(
     }
     for name in &wasi {
         config.grant_wasi(name)?;
+    }
+    for spec in &sinks {
+        config.add_sink(spec)?;
     }
     config.validate()?;
     Ok(config)

@@ -11,6 +11,7 @@ use crate::event::{EventLines, Ingress};
 use crate::host::Host;
 use crate::imports::log::{LogLevel, LogSink};
 use crate::listener::{Delivery, LoadError, Outcome};
+use crate::outbox::SinkStatus;
 use crate::status::{Health, ListenerStatus};
 use crate::text::{escape_control, for_humans};
 use parking_lot::Mutex;
@@ -150,6 +151,7 @@ pub fn replay(
     summary.listeners = host.status().into_iter().map(|s| (s.name, s.health)).collect();
     host.shutdown();
     p.lifecycle_logs("shutdown", logs.drain())?;
+    p.sinks(&host.sink_status())?;
     p.summary(&summary)?;
     Ok(summary)
 }
@@ -366,6 +368,39 @@ impl<O: Write, E: Write> Printer<'_, O, E> {
         )
         .map_err(ReplayError::Output)?;
         self.logs(Some(event), lines)
+    }
+
+    /// Per-sink totals after shutdown (the outbox has delivered or spooled everything): a
+    /// `sinks` record in JSON, a line per sink on the error stream in text (in `--quiet`,
+    /// only for sinks that did not deliver everything).
+    fn sinks(&mut self, sinks: &[SinkStatus]) -> Result<(), ReplayError> {
+        if sinks.is_empty() {
+            return Ok(());
+        }
+        if self.format == Format::Json {
+            return self.record(json!({"type": "sinks", "sinks": sinks}));
+        }
+        for s in sinks {
+            let dropped: u64 = s.dropped.iter().map(|(_, n)| n).sum();
+            if self.format == Format::Quiet && s.delivered == s.enqueued && dropped == 0 {
+                continue;
+            }
+            let reasons: Vec<String> = s.dropped.iter().filter(|(_, n)| *n > 0).map(|(r, n)| format!("{n} {r}")).collect();
+            let dropped = if reasons.is_empty() { "0 dropped".to_owned() } else { format!("dropped {}", reasons.join(", ")) };
+            self.note(format_args!(
+                "sink {} ({} {}): {} enqueued, {} delivered, {} retried, {} spooled, {} dead-lettered, {dropped}; {} left in the spool",
+                escape_control(&s.name),
+                s.kind,
+                escape_control(&s.target),
+                s.enqueued,
+                s.delivered,
+                s.retried,
+                s.spooled,
+                s.dead_lettered,
+                s.spool_depth,
+            ))?;
+        }
+        Ok(())
     }
 
     /// The closing summary: a record in JSON, a line on the error stream in text.

@@ -1,7 +1,7 @@
 //! The data a listener's store holds: the resource table, the limiter, and one context per
 //! host capability (see `imports/`).
 
-use crate::imports::{config::Properties, log::LogCtx, signer::SignerCtx};
+use crate::imports::{config::Properties, log::LogCtx, publish::PublishCtx, signer::SignerCtx};
 use crate::limits::{CallDeadline, GuestLimiter, Limits};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
@@ -13,6 +13,7 @@ pub struct State {
     pub(crate) log: LogCtx,
     pub(crate) config: Arc<Properties>,
     pub(crate) signer: SignerCtx,
+    pub(crate) publish: PublishCtx,
     /// Linked only for listeners granted WASI; deny-by-default (see `wasi_ctx`).
     pub(crate) wasi: WasiCtx,
     /// When the current call must end: host calls that can block or take long check it.
@@ -22,12 +23,13 @@ pub struct State {
 }
 
 impl State {
-    /// Reset what is counted per call (log lines, signatures); called by `limits::arm`.
+    /// Reset what is counted per call (log lines, signatures, messages); called by `limits::arm`.
     pub(crate) fn begin_call(&mut self, limits: &Limits, deadline_tick: u64) {
         self.deadline = CallDeadline::at_tick(deadline_tick);
         self.limiter.reset(limits);
         self.log.begin_call();
         self.signer.begin_call();
+        self.publish.begin_call();
     }
 }
 

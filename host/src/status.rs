@@ -64,6 +64,10 @@ pub struct Counters {
     pub sets_signed: Counter,
     /// `sign-set` calls the host refused (policy, size, audience, quota, no key).
     pub sets_refused: Counter,
+    /// Messages the outbox took from this listener.
+    pub published: Counter,
+    /// `publish` calls answered with an error (unknown sink, too large, queue full, quota).
+    pub publishes_refused: Counter,
 }
 
 impl Counters {
@@ -90,6 +94,8 @@ impl Counters {
             logs_dropped: self.logs_dropped.load(Ordering::Relaxed),
             sets_signed: self.sets_signed.get(),
             sets_refused: self.sets_refused.get(),
+            published: self.published.get(),
+            publishes_refused: self.publishes_refused.get(),
         }
     }
 }
@@ -122,6 +128,10 @@ pub struct CounterSnapshot {
     pub sets_signed: u64,
     /// `sign-set` calls refused (policy, size, audience, quota, no key).
     pub sets_refused: u64,
+    /// Messages the outbox took from this listener.
+    pub published: u64,
+    /// `publish` calls answered with an error (unknown sink, too large, queue full, quota).
+    pub publishes_refused: u64,
 }
 
 impl CounterSnapshot {

@@ -1,0 +1,443 @@
+//! The outbox: what listeners `publish` goes to its sink off the issuing path, and is never
+//! lost silently.
+//!
+//! - `publish` (on the issuing thread) checks the sink's size cap and pushes the message onto
+//!   the sink's bounded in-memory queue: a short lock, no I/O, and a wake-up of the sink's
+//!   task only when that task was idle. A full queue answers `queue-full` (counted).
+//! - One task per sink, on the outbox's own tokio runtime, takes batches — first what the
+//!   spool holds, then the queue — and sends them. Delivered messages are counted; messages
+//!   the sink rejects for good go to the dead letters with its reason; messages that failed
+//!   transiently are written to the durable spool and retried with exponential backoff and
+//!   jitter. While a sink is failing, its task moves the queue into the spool as it fills, so
+//!   the queue stays free for `publish`.
+//! - At start the spool's messages are delivered first; at shutdown the queues are delivered
+//!   until the deadline and the rest is spooled.
+//!
+//! Guarantee: **at least once** for every message the outbox accepted, across sink outages
+//! and restarts, except what sits in a memory queue when the process is killed (spooling
+//! every message before `publish` returns would put a disk commit on the issuing path).
+//! Each message carries an id set at enqueue, which sinks pass on so receivers can drop
+//! duplicates.
+
+pub mod sinks;
+pub mod spool;
+
+use crate::config::{OutboxConfig, SinkConfig};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use sinks::{Sent, Sink};
+use spool::{DeadLetter, Spool, SpoolError};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// One published message.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Message {
+    /// Unique, set once at enqueue; sinks pass it on (SQS attribute, `Nats-Msg-Id`, ...).
+    pub id: String,
+    /// The listener that published it.
+    pub listener: String,
+    /// The kind of token whose event it was published for (`id_token`, `access_token`), or
+    /// `lifecycle` for `init` and `shutdown`.
+    pub kind: String,
+    pub body: String,
+}
+
+/// Why `publish` did not take a message (the WIT's `publish-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refused {
+    TooLarge(u32),
+    QueueFull,
+}
+
+/// The live counters of one sink.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct SinkCounters {
+    pub enqueued: AtomicU64,
+    pub delivered: AtomicU64,
+    pub retried: AtomicU64,
+    pub spooled: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub dropped_queue_full: AtomicU64,
+    pub dropped_too_large: AtomicU64,
+    /// Messages lost because the spool could not be written (disk full, unwritable).
+    pub dropped_spool_error: AtomicU64,
+}
+
+/// A copy of one sink's counters and depths (`Host::sink_status`, replay's `sinks` record).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SinkStatus {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Where it delivers: the file's path, `stdout`.
+    pub target: String,
+    pub enqueued: u64,
+    pub delivered: u64,
+    pub retried: u64,
+    pub spooled: u64,
+    pub dead_lettered: u64,
+    /// Messages dropped, by reason (`queue-full`, `too-large`, `spool-error`).
+    pub dropped: Vec<(&'static str, u64)>,
+    /// Messages in the memory queue now.
+    pub queue_depth: u64,
+    /// Messages in the spool now.
+    pub spool_depth: u64,
+}
+
+/// One sink's queue and the state its task and `publish` share.
+pub struct Lane {
+    name: String,
+    kind: &'static str,
+    target: String,
+    queue: Mutex<VecDeque<Message>>,
+    capacity: usize,
+    max_message_bytes: u32,
+    /// Set by the task just before it sleeps; `publish` wakes it only then.
+    idle: AtomicBool,
+    wake: Notify,
+    pub counters: SinkCounters,
+}
+
+impl Lane {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn take(&self, max: usize) -> Vec<Message> {
+        let mut queue = self.queue.lock();
+        let n = max.min(queue.len());
+        queue.drain(..n).collect()
+    }
+
+    fn depth(&self) -> usize {
+        self.queue.lock().len()
+    }
+}
+
+/// The sinks, their tasks and the spool.
+pub struct Outbox {
+    lanes: Vec<Arc<Lane>>,
+    spool: Arc<Spool>,
+    runtime: tokio::runtime::Runtime,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The shutdown deadline, once shutdown has begun.
+    stopping: Arc<Mutex<Option<Instant>>>,
+    shutdown_after: Duration,
+    ids: Ids,
+}
+
+/// Why the outbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    #[error("sink {name:?}: {message}")]
+    Sink { name: String, message: String },
+    #[error("cannot start the outbox runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl Outbox {
+    /// Open the spool, build every sink and start its task (delivering what the spool holds).
+    pub fn start(config: &OutboxConfig, sinks: &[SinkConfig]) -> Result<Outbox, OutboxError> {
+        let spool = Arc::new(Spool::open(&config.spool_dir())?);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tokenwatch-outbox")
+            .enable_time()
+            .build()
+            .map_err(OutboxError::Runtime)?;
+        let stopping = Arc::new(Mutex::new(None));
+        let mut lanes = Vec::new();
+        let mut tasks = Vec::new();
+        for c in sinks {
+            let sink = sinks::build(c).map_err(|message| OutboxError::Sink { name: c.name.clone(), message })?;
+            let lane = Arc::new(Lane {
+                name: c.name.clone(),
+                kind: c.kind.as_str(),
+                target: c.target(),
+                queue: Mutex::new(VecDeque::new()),
+                capacity: c.queue(),
+                max_message_bytes: c.max_message_bytes(),
+                idle: AtomicBool::new(false),
+                wake: Notify::new(),
+                counters: SinkCounters::default(),
+            });
+            let task = Task { lane: lane.clone(), sink, spool: spool.clone(), stopping: stopping.clone() };
+            tasks.push(runtime.spawn(task.run()));
+            lanes.push(lane);
+        }
+        Ok(Outbox {
+            lanes,
+            spool,
+            runtime,
+            tasks: Mutex::new(tasks),
+            stopping,
+            shutdown_after: config.shutdown_deadline(),
+            ids: Ids::new(),
+        })
+    }
+
+    /// The lane of the sink named `name`.
+    pub fn lane(&self, name: &str) -> Option<&Arc<Lane>> {
+        self.lanes.iter().find(|l| l.name == name)
+    }
+
+    /// Enqueue `body` for `lane`: never waits on the sink or the disk.
+    pub fn publish(&self, lane: &Lane, listener: &str, kind: &str, body: &str) -> Result<(), Refused> {
+        if body.len() > lane.max_message_bytes as usize {
+            lane.counters.dropped_too_large.fetch_add(1, Ordering::Relaxed);
+            return Err(Refused::TooLarge(lane.max_message_bytes));
+        }
+        let message = Message { id: self.ids.next(), listener: listener.to_owned(), kind: kind.to_owned(), body: body.to_owned() };
+        {
+            let mut queue = lane.queue.lock();
+            if queue.len() >= lane.capacity {
+                drop(queue);
+                lane.counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+                return Err(Refused::QueueFull);
+            }
+            queue.push_back(message);
+        }
+        lane.counters.enqueued.fetch_add(1, Ordering::Relaxed);
+        // A wake-up is a system call: only when the task sleeps (it re-checks the queue
+        // after setting `idle`, so no message is left behind).
+        if lane.idle.swap(false, Ordering::AcqRel) {
+            lane.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Every sink's counters and depths, in configuration order.
+    pub fn status(&self) -> Vec<SinkStatus> {
+        self.lanes
+            .iter()
+            .map(|l| {
+                let c = &l.counters;
+                let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                SinkStatus {
+                    name: l.name.clone(),
+                    kind: l.kind,
+                    target: l.target.clone(),
+                    enqueued: get(&c.enqueued),
+                    delivered: get(&c.delivered),
+                    retried: get(&c.retried),
+                    spooled: get(&c.spooled),
+                    dead_lettered: get(&c.dead_lettered),
+                    dropped: vec![
+                        ("queue-full", get(&c.dropped_queue_full)),
+                        ("too-large", get(&c.dropped_too_large)),
+                        ("spool-error", get(&c.dropped_spool_error)),
+                    ],
+                    queue_depth: l.depth() as u64,
+                    spool_depth: self.spool.depth(&l.name),
+                }
+            })
+            .collect()
+    }
+
+    /// Deliver what is queued within the shutdown deadline, spool the rest, stop the tasks.
+    /// Returns when they have stopped; a second call returns at once.
+    pub fn shutdown(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.lock());
+        if tasks.is_empty() {
+            return;
+        }
+        *self.stopping.lock() = Some(Instant::now() + self.shutdown_after);
+        for lane in &self.lanes {
+            lane.wake.notify_one();
+        }
+        self.runtime.block_on(async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        });
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Message ids: a random 64-bit prefix per process and a counter, 32 hex digits; unique
+/// across processes and restarts without a lookup.
+struct Ids {
+    prefix: u64,
+    next: AtomicU64,
+}
+
+impl Ids {
+    fn new() -> Ids {
+        let mut bytes = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut bytes).expect("the system random source works");
+        Ids { prefix: u64::from_le_bytes(bytes), next: AtomicU64::new(0) }
+    }
+
+    fn next(&self) -> String {
+        format!("{:016x}{:016x}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// First retry after this; doubled up to `MAX_BACKOFF`, with up to half of it added at random.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often a failing sink's task moves its memory queue into the spool while it waits.
+const SPOOL_EVERY: Duration = Duration::from_millis(50);
+
+/// One sink's delivery loop.
+struct Task {
+    lane: Arc<Lane>,
+    sink: Box<dyn Sink>,
+    spool: Arc<Spool>,
+    stopping: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Task {
+    async fn run(self) {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let deadline = *self.stopping.lock();
+            let spooled = match self.spool.peek(&self.lane.name, self.sink.max_batch()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(sink = %self.lane.name, "cannot read the spool: {e}");
+                    Vec::new()
+                }
+            };
+            let from_spool = !spooled.is_empty();
+            let (keys, batch): (Vec<u64>, Vec<Message>) = if from_spool {
+                spooled.into_iter().unzip()
+            } else {
+                (Vec::new(), self.lane.take(self.sink.max_batch()))
+            };
+            if batch.is_empty() {
+                if deadline.is_some() {
+                    return;
+                }
+                self.sleep_until_woken().await;
+                continue;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                // Out of time: what is in memory goes to the spool for the next start.
+                if !from_spool {
+                    self.to_spool(&batch);
+                }
+                self.spool_queue();
+                return;
+            }
+            let sent = self.sink.send(&batch).await;
+            let failed = self.settle(&batch, &keys, sent);
+            if failed == 0 {
+                backoff = FIRST_BACKOFF;
+                continue;
+            }
+            self.lane.counters.retried.fetch_add(failed, Ordering::Relaxed);
+            if deadline.is_some() {
+                // Shutting down and the sink is failing: keep the rest for the next start.
+                self.spool_queue();
+                return;
+            }
+            self.wait_out(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Count what the sink answered; spool what failed (when it came from memory) and
+    /// settle what came from the spool. Returns how many failed.
+    fn settle(&self, batch: &[Message], keys: &[u64], sent: Vec<Sent>) -> u64 {
+        let c = &self.lane.counters;
+        let (mut delivered, mut dead, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        for (i, (message, sent)) in batch.iter().zip(sent.into_iter().chain(std::iter::repeat(Sent::Retry("the sink answered for fewer messages than it was sent".into())))).enumerate() {
+            match sent {
+                Sent::Delivered => delivered.push(i),
+                Sent::Reject(reason) => {
+                    tracing::warn!(sink = %self.lane.name, id = %message.id, "rejected for good, dead-lettered: {reason}");
+                    dead.push((i, DeadLetter { sink: self.lane.name.clone(), message: message.clone(), reason, at: now }));
+                }
+                Sent::Retry(reason) => {
+                    if failed.is_empty() {
+                        tracing::warn!(sink = %self.lane.name, "delivery failed, will retry: {reason}");
+                    }
+                    failed.push(i);
+                }
+            }
+        }
+        c.delivered.fetch_add(delivered.len() as u64, Ordering::Relaxed);
+        c.dead_lettered.fetch_add(dead.len() as u64, Ordering::Relaxed);
+        let result = if keys.is_empty() {
+            let retry: Vec<Message> = failed.iter().map(|&i| batch[i].clone()).collect();
+            self.to_spool(&retry);
+            self.spool.bury(&dead.into_iter().map(|(_, l)| l).collect::<Vec<_>>())
+        } else {
+            let delivered: Vec<u64> = delivered.iter().map(|&i| keys[i]).collect();
+            let dead: Vec<(u64, DeadLetter)> = dead.into_iter().map(|(i, l)| (keys[i], l)).collect();
+            self.spool.settle(&self.lane.name, &delivered, &dead)
+        };
+        if let Err(e) = result {
+            tracing::error!(sink = %self.lane.name, "cannot update the spool: {e}");
+        }
+        failed.len() as u64
+    }
+
+    /// Write `messages` to the spool, counting them; a spool that cannot be written drops
+    /// them, counted and logged (the disk is full or gone: nothing else can keep them).
+    fn to_spool(&self, messages: &[Message]) {
+        if messages.is_empty() {
+            return;
+        }
+        let n = messages.len() as u64;
+        match self.spool.put(&self.lane.name, messages) {
+            Ok(_) => self.lane.counters.spooled.fetch_add(n, Ordering::Relaxed),
+            Err(e) => {
+                tracing::error!(sink = %self.lane.name, messages = n, "messages dropped, the spool cannot be written: {e}");
+                self.lane.counters.dropped_spool_error.fetch_add(n, Ordering::Relaxed)
+            }
+        };
+    }
+
+    /// Move everything in the memory queue into the spool.
+    fn spool_queue(&self) {
+        loop {
+            let batch = self.lane.take(1024);
+            if batch.is_empty() {
+                return;
+            }
+            self.to_spool(&batch);
+        }
+    }
+
+    /// Wait `backoff` plus up to half of it at random, keeping the queue in the spool
+    /// meanwhile, and cut short by shutdown.
+    async fn wait_out(&self, backoff: Duration) {
+        let jitter = backoff.mul_f64(fastrand::f64() / 2.0);
+        let until = tokio::time::Instant::now() + backoff + jitter;
+        while tokio::time::Instant::now() < until {
+            if self.stopping.lock().is_some() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.min(tokio::time::Instant::now() + SPOOL_EVERY)) => {}
+                _ = self.lane.wake.notified() => {}
+            }
+            self.spool_queue();
+        }
+    }
+
+    async fn sleep_until_woken(&self) {
+        self.lane.idle.store(true, Ordering::Release);
+        // Re-check after announcing: a message pushed before `idle` was set did not wake us.
+        if self.lane.depth() > 0 || self.stopping.lock().is_some() {
+            self.lane.idle.store(false, Ordering::Release);
+            return;
+        }
+        self.lane.wake.notified().await;
+    }
+}
