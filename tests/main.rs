@@ -9,6 +9,7 @@ mod guest_strings;
 mod limits;
 mod lifecycle;
 mod loading;
+mod outbox;
 mod read_only;
 mod replay;
 mod signing;

@@ -658,6 +658,27 @@ mod tests {
     use ConfigErrorKind::*;
 
     #[test]
+    fn sink_urls_from_the_command_line_are_granted_to_every_listener_or_refused_with_why() {
+        let mut c = Config::new().with_listener(ListenerConfig::new("a.wasm")).with_listener(ListenerConfig::new("b.wasm"));
+        c.add_sink("audit=file:out/a.ndjson").unwrap();
+        c.add_sink("screen=stdout:").unwrap();
+        assert_eq!(c.sinks.iter().map(|s| (s.name.as_str(), s.target())).collect::<Vec<_>>(), [("audit", "out/a.ndjson".to_owned()), ("screen", "stdout".to_owned())]);
+        assert!(c.listeners.iter().all(|l| l.sinks == ["audit", "screen"]));
+        c.validate().unwrap();
+        for (spec, why) in [
+            ("audit", "expected NAME=URL"),
+            ("=file:x", "the sink name before `=` is empty"),
+            ("a=file:", "`file:` needs a path"),
+            ("q=sqs:https://sqs.example/1/q", "sqs sinks are not in this version"),
+            ("q=kafka://x", "unknown sink URL \"kafka://x\""),
+        ] {
+            let e = c.add_sink(spec).unwrap_err();
+            assert_eq!(e.kind(), BadOverride);
+            assert!(e.to_string().contains(why), "{spec}: {e}");
+        }
+    }
+
+    #[test]
     fn parses_listeners_with_defaults_and_resolves_paths() {
         let c = Config::from_toml(
             r#"

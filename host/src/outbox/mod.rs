@@ -145,6 +145,15 @@ pub enum OutboxError {
 impl Outbox {
     /// Open the spool, build every sink and start its task (delivering what the spool holds).
     pub fn start(config: &OutboxConfig, sinks: &[SinkConfig]) -> Result<Outbox, OutboxError> {
+        let built = sinks
+            .iter()
+            .map(|c| sinks::build(c).map(|s| (c, s)).map_err(|message| OutboxError::Sink { name: c.name.clone(), message }))
+            .collect::<Result<Vec<_>, _>>()?;
+        Outbox::with_sinks(config, built)
+    }
+
+    /// [`Outbox::start`] with the sinks already built.
+    fn with_sinks(config: &OutboxConfig, sinks: Vec<(&SinkConfig, Box<dyn Sink>)>) -> Result<Outbox, OutboxError> {
         let spool = Arc::new(Spool::open(&config.spool_dir())?);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -155,8 +164,7 @@ impl Outbox {
         let stopping = Arc::new(Mutex::new(None));
         let mut lanes = Vec::new();
         let mut tasks = Vec::new();
-        for c in sinks {
-            let sink = sinks::build(c).map_err(|message| OutboxError::Sink { name: c.name.clone(), message })?;
+        for (c, sink) in sinks {
             let lane = Arc::new(Lane {
                 name: c.name.clone(),
                 kind: c.kind.as_str(),
@@ -288,6 +296,8 @@ impl Ids {
 /// First retry after this; doubled up to `MAX_BACKOFF`, with up to half of it added at random.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest a sink may take to answer a batch; past it the batch is retried.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a failing sink's task moves its memory queue into the spool while it waits.
 const SPOOL_EVERY: Duration = Duration::from_millis(50);
 
@@ -332,18 +342,18 @@ impl Task {
                 self.spool_queue();
                 return;
             }
-            let sent = self.sink.send(&batch).await;
+            let sent = tokio::select! {
+                sent = tokio::time::timeout(SEND_TIMEOUT, self.sink.send(&batch)) => {
+                    sent.unwrap_or_else(|_| vec![Sent::Retry(format!("no answer within {} s", SEND_TIMEOUT.as_secs())); batch.len()])
+                }
+                () = self.shutdown_deadline() => vec![Sent::Retry("the shutdown deadline passed during delivery".into()); batch.len()],
+            };
             let failed = self.settle(&batch, &keys, sent);
             if failed == 0 {
                 backoff = FIRST_BACKOFF;
                 continue;
             }
             self.lane.counters.retried.fetch_add(failed, Ordering::Relaxed);
-            if deadline.is_some() {
-                // Shutting down and the sink is failing: keep the rest for the next start.
-                self.spool_queue();
-                return;
-            }
             self.wait_out(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
@@ -415,19 +425,34 @@ impl Task {
     }
 
     /// Wait `backoff` plus up to half of it at random, keeping the queue in the spool
-    /// meanwhile, and cut short by shutdown.
+    /// meanwhile; never past the shutdown deadline (shutdown keeps retrying until then).
     async fn wait_out(&self, backoff: Duration) {
         let jitter = backoff.mul_f64(fastrand::f64() / 2.0);
-        let until = tokio::time::Instant::now() + backoff + jitter;
-        while tokio::time::Instant::now() < until {
-            if self.stopping.lock().is_some() {
+        let mut until = tokio::time::Instant::now() + backoff + jitter;
+        loop {
+            if let Some(deadline) = *self.stopping.lock() {
+                until = until.min(deadline.into());
+            }
+            let now = tokio::time::Instant::now();
+            if now >= until {
                 return;
             }
             tokio::select! {
-                _ = tokio::time::sleep_until(until.min(tokio::time::Instant::now() + SPOOL_EVERY)) => {}
+                _ = tokio::time::sleep_until(until.min(now + SPOOL_EVERY)) => {}
                 _ = self.lane.wake.notified() => {}
             }
             self.spool_queue();
+        }
+    }
+
+    /// Resolves when shutdown has begun and its deadline has passed.
+    async fn shutdown_deadline(&self) {
+        loop {
+            let deadline = *self.stopping.lock();
+            match deadline {
+                Some(d) => return tokio::time::sleep_until(d.into()).await,
+                None => tokio::time::sleep(SPOOL_EVERY).await,
+            }
         }
     }
 
@@ -441,3 +466,6 @@ impl Task {
         self.lane.wake.notified().await;
     }
 }
+
+#[cfg(test)]
+mod tests;
