@@ -343,6 +343,8 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
     let mut signing = crate::signing::bench_signing(Duration::from_secs(1));
     // Reported once, at the top level with the other targets.
     let speedup = signing.as_object_mut().and_then(|s| s.remove("rs256_speedup_vs_jsonwebtoken"));
+    let outbox = crate::outbox::bench::run()?;
+    let publish_median = outbox["publish_ns"].as_object().map_or(0.0, |cases| cases.values().filter_map(|c| c["median"].as_f64()).fold(0.0, f64::max));
     let guest_ratio = round2(guest_ns / native);
     let empty_ratio = round2(empty_ns / native);
     let fuel_ratio = round2(guest_ns / epoch_ns);
@@ -382,7 +384,10 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         "ns_per_fuel": (ns_per_fuel * 10_000.0).round() / 10_000.0,
         "sync_dispatch_ns": sync_dispatch,
         "events_per_second": events_per_second,
+        "publish_ns": outbox["publish_ns"],
+        "file_messages_per_second": outbox["file_messages_per_second"],
         "targets": {
+            "publish_ns": target(publish_median, Some(1000.0), None),
             "ratio_rust_guest_vs_native": target(guest_ratio, Some(3.0), None),
             "ratio_empty_guest_vs_native": target(empty_ratio, Some(0.4), None),
             "fuel_overhead_ratio": target(fuel_ratio, Some(1.3), None),
@@ -429,6 +434,13 @@ pub fn render(doc: &Value) -> String {
     for t in ["1", "2"] {
         line(&mut s, &format!("events/s, {t} thread(s)"), format!("{}", doc["events_per_second"][t]));
     }
+    if let Some(cases) = doc["publish_ns"].as_object() {
+        for (case, ns) in cases {
+            line(&mut s, &format!("publish, sink {case}"), format!("{} ns median, {} ns p99", ns["median"], ns["p99"]));
+        }
+    }
+    line(&mut s, "file sink, delivered", format!("{} messages/s", doc["file_messages_per_second"]));
+    line(&mut s, "publish, slowest sink's median", verdict("publish_ns"));
     for a in ["rs256", "ps256", "es256", "eddsa", "jsonwebtoken_rs256"] {
         line(&mut s, &format!("SET signatures/s, {a}"), format!("{}", doc["signing"][a]["signatures_per_sec"]));
     }

@@ -99,6 +99,12 @@ fn bench_json_has_the_documented_keys() {
     for t in ["1", "2"] {
         assert!(doc["events_per_second"][t].as_f64().is_some_and(|v| v > 0.0), "{doc}");
     }
+    for case in ["up", "down"] {
+        assert!(doc["publish_ns"][case]["median"].as_f64().is_some_and(|v| v > 0.0), "{doc}");
+        assert!(doc["publish_ns"][case]["p99"].is_number(), "{doc}");
+    }
+    assert!(doc["file_messages_per_second"].as_f64().is_some_and(|v| v > 0.0), "{doc}");
+    assert!(doc["targets"]["publish_ns"]["met"].is_boolean(), "{doc}");
 }
 
 /// `guests/dist/probe.wasm` copied into `dir` as `<name>.wasm`, so listeners get that name.

@@ -19,6 +19,7 @@
 //! Each message carries an id set at enqueue, which sinks pass on so receivers can drop
 //! duplicates.
 
+pub mod bench;
 pub mod sinks;
 pub mod spool;
 
@@ -158,7 +159,9 @@ impl Outbox {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("tokenwatch-outbox")
+            // Timers for backoff; I/O for the network sinks (http-push).
             .enable_time()
+            .enable_io()
             .build()
             .map_err(OutboxError::Runtime)?;
         let stopping = Arc::new(Mutex::new(None));
@@ -297,7 +300,7 @@ impl Ids {
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest a sink may take to answer a batch; past it the batch is retried.
-const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a failing sink's task moves its memory queue into the spool while it waits.
 const SPOOL_EVERY: Duration = Duration::from_millis(50);
 
