@@ -396,3 +396,36 @@ fn the_start_says_which_kinds_each_listener_handles() {
         ]
     );
 }
+
+#[test]
+fn sink_totals_come_after_shutdown_in_json_and_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("audit.ndjson");
+    let config = || Config {
+        listeners: vec![probe("p", "publish").with_sinks(["audit"])],
+        sinks: vec![tokenwatch::SinkConfig::file("audit", &out)],
+        outbox: tokenwatch::OutboxConfig { spool_dir: Some(dir.path().join("spool")), shutdown_ms: None },
+        ..Config::default()
+    };
+    let logs = Arc::new(BufferedLog::default());
+    let host = Host::builder(config()).log_sink(logs.clone()).build().unwrap();
+    let (mut out_json, mut err) = (Vec::new(), Vec::new());
+    replay(&host, &logs, THREE.as_bytes(), Format::Json, &mut out_json, &mut err).unwrap();
+    drop(host);
+    let records: Vec<Value> = String::from_utf8(out_json).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let n = records.len();
+    assert_eq!(records[n - 1]["type"], "summary");
+    let sinks = &records[n - 2];
+    assert_eq!(sinks["type"], "sinks", "{sinks}");
+    let s = &sinks["sinks"][0];
+    assert_eq!((&s["name"], &s["type"], &s["enqueued"], &s["delivered"], &s["spool_depth"]), (&json!("audit"), &json!("file"), &json!(3), &json!(3), &json!(0)), "{s}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\nhello\nhello\n");
+
+    let logs = Arc::new(BufferedLog::default());
+    let host = Host::builder(config()).log_sink(logs.clone()).build().unwrap();
+    let (mut text, mut err) = (Vec::new(), Vec::new());
+    replay(&host, &logs, THREE.as_bytes(), Format::Text, &mut text, &mut err).unwrap();
+    let err = String::from_utf8(err).unwrap();
+    let line = format!("sink audit (file {}): 3 enqueued, 3 delivered, 0 retried, 0 spooled, 0 dead-lettered, 0 dropped; 0 left in the spool", out.display());
+    assert!(err.lines().any(|l| l == line), "{err}");
+}
