@@ -124,8 +124,10 @@ impl Lane {
 pub struct Outbox {
     lanes: Vec<Arc<Lane>>,
     spool: Arc<Spool>,
-    runtime: tokio::runtime::Runtime,
-    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// `None` once dropped (in the background: dropping a runtime may not block).
+    runtime: Option<tokio::runtime::Runtime>,
+    /// Closed when every sink task has ended (each holds a sender); taken by `shutdown`.
+    tasks_done: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
     /// The shutdown deadline, once shutdown has begun.
     stopping: Arc<Mutex<Option<Instant>>>,
     shutdown_after: Duration,
@@ -166,7 +168,7 @@ impl Outbox {
             .map_err(OutboxError::Runtime)?;
         let stopping = Arc::new(Mutex::new(None));
         let mut lanes = Vec::new();
-        let mut tasks = Vec::new();
+        let (task_alive, tasks_done) = std::sync::mpsc::channel();
         for (c, sink) in sinks {
             let lane = Arc::new(Lane {
                 name: c.name.clone(),
@@ -180,14 +182,18 @@ impl Outbox {
                 counters: SinkCounters::default(),
             });
             let task = Task { lane: lane.clone(), sink, spool: spool.clone(), stopping: stopping.clone() };
-            tasks.push(runtime.spawn(task.run()));
+            let alive = task_alive.clone();
+            runtime.spawn(async move {
+                task.run().await;
+                drop(alive);
+            });
             lanes.push(lane);
         }
         Ok(Outbox {
             lanes,
             spool,
-            runtime,
-            tasks: Mutex::new(tasks),
+            runtime: Some(runtime),
+            tasks_done: Mutex::new(Some(tasks_done)),
             stopping,
             shutdown_after: config.shutdown_deadline(),
             ids: Ids::new(),
@@ -254,26 +260,28 @@ impl Outbox {
 
     /// Deliver what is queued within the shutdown deadline, spool the rest, stop the tasks.
     /// Returns when they have stopped; a second call returns at once.
+    ///
+    /// It blocks the calling thread (no runtime is entered, so it may be called from an
+    /// async context, where it should run on the blocking pool).
     pub fn shutdown(&self) {
-        let tasks = std::mem::take(&mut *self.tasks.lock());
-        if tasks.is_empty() {
+        let Some(done) = self.tasks_done.lock().take() else {
             return;
-        }
+        };
         *self.stopping.lock() = Some(Instant::now() + self.shutdown_after);
         for lane in &self.lanes {
             lane.wake.notify_one();
         }
-        self.runtime.block_on(async {
-            for task in tasks {
-                let _ = task.await;
-            }
-        });
+        // Every task drops its sender when it ends: then `recv` fails.
+        while done.recv().is_ok() {}
     }
 }
 
 impl Drop for Outbox {
     fn drop(&mut self) {
         self.shutdown();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

@@ -80,10 +80,6 @@ impl Spool {
         Ok(spool)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// One write transaction over both tables, committed (and fsynced) at the end.
     fn tables<R>(
         &self,
@@ -158,10 +154,6 @@ impl Spool {
 
     /// Record dead letters of messages that were never spooled.
     pub fn bury(&self, letters: &[DeadLetter]) -> Result<(), SpoolError> {
-        self.settle_all(letters)
-    }
-
-    fn settle_all(&self, letters: &[DeadLetter]) -> Result<(), SpoolError> {
         if letters.is_empty() {
             return Ok(());
         }

@@ -139,3 +139,17 @@ fn a_message_over_the_cap_is_refused_as_too_large() {
     assert_eq!(o.publish(&lane, "l", "id_token", "123456789"), Err(Refused::TooLarge(8)));
     assert_eq!(o.publish(&lane, "l", "id_token", "12345678"), Ok(()));
 }
+
+#[test]
+fn an_outbox_can_be_shut_down_and_dropped_inside_an_async_runtime() {
+    // An embedder's tokio server: entering or dropping a runtime from inside one panics.
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    rt.block_on(async {
+        let o = outbox(dir.path(), Scripted::default(), 10, 1_000);
+        publish_n(&o, 3, |i| format!("m{i}"));
+        o.shutdown();
+        assert_eq!(o.status()[0].delivered, 3);
+        drop(o);
+    });
+}
