@@ -67,5 +67,5 @@ fn bad_sink_configuration_is_an_error_naming_the_sink_or_the_spool() {
     // An unknown sink type in a file.
     let e = Config::from_toml("[[sink]]\nname = \"k\"\ntype = \"kafka\"\n", dir.path()).unwrap_err();
     assert_eq!((e.place(), e.position()), (Some("[[sink]]"), Some((3, 8))), "{e}");
-    assert!(e.to_string().contains("unknown variant `kafka`, expected `file` or `stdout`"), "{e}");
+    assert!(e.to_string().contains("unknown variant `kafka`, expected one of `file`, `stdout`, `http-push`"), "{e}");
 }

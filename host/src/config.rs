@@ -85,6 +85,8 @@ pub enum SinkType {
     File,
     /// One line per message on standard output.
     Stdout,
+    /// Each message POSTed to `url` as a Security Event Token (RFC 8935 push delivery).
+    HttpPush,
 }
 
 impl SinkType {
@@ -92,6 +94,7 @@ impl SinkType {
         match self {
             SinkType::File => "file",
             SinkType::Stdout => "stdout",
+            SinkType::HttpPush => "http-push",
         }
     }
 }
@@ -118,12 +121,76 @@ pub struct SinkConfig {
     /// (SQS's cap).
     #[serde(default)]
     pub max_message_bytes: Option<u32>,
+    /// `http-push`: the receiver's endpoint, an `http://` or `https://` URL without
+    /// credentials in it. Each message is POSTed to it as a SET (RFC 8935). Required.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `http-push`: the `Authorization` header sent with every request, as written (for
+    /// example `Bearer 3x4mpl3`). Never logged nor shown. At most one of `authorization` and
+    /// `authorization_env`; without either, no `Authorization` header is sent.
+    #[serde(default)]
+    pub authorization: Option<Secret>,
+    /// `http-push`: the name of an environment variable holding the `Authorization` header
+    /// value, read when the sink starts (a variable that is not set is an error then).
+    #[serde(default)]
+    pub authorization_env: Option<String>,
+    /// `http-push`: how long one request may take, connecting and reading the answer
+    /// included, in milliseconds; past it the message is retried. Default 10 000, at most
+    /// 30 000 (the outbox's limit per batch).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// A configuration value kept out of logs and error messages: its `Debug` shows
+/// `Secret(..)`, never the text. Written in TOML as a plain string.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value itself, for where it is used (a request header); never for a message.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret::new(value)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret::new(value)
+    }
 }
 
 impl SinkConfig {
     /// A sink of `kind` named `name`, every other key at its default.
     pub fn new(name: impl Into<String>, kind: SinkType) -> Self {
-        SinkConfig { name: name.into(), kind, path: None, max_file_mb: None, queue: None, max_message_bytes: None }
+        SinkConfig {
+            name: name.into(),
+            kind,
+            path: None,
+            max_file_mb: None,
+            queue: None,
+            max_message_bytes: None,
+            url: None,
+            authorization: None,
+            authorization_env: None,
+            timeout_ms: None,
+        }
     }
 
     /// A `file` sink appending to `path`.
@@ -131,7 +198,14 @@ impl SinkConfig {
         SinkConfig { path: Some(path.into()), ..SinkConfig::new(name, SinkType::File) }
     }
 
-    /// A sink from the command line's `NAME=URL`: `file:PATH` or `stdout:`.
+    /// An `http-push` sink POSTing to `url`.
+    pub fn http_push(name: impl Into<String>, url: impl Into<String>) -> Self {
+        SinkConfig { url: Some(url.into()), ..SinkConfig::new(name, SinkType::HttpPush) }
+    }
+
+    /// A sink from the command line's `NAME=URL`: `file:PATH`, `stdout:`, or an `http://`
+    /// or `https://` URL (an `http-push` sink without `Authorization`; that needs a
+    /// `[[sink]]` table).
     pub fn from_url(spec: &str) -> Result<SinkConfig, String> {
         let (name, url) = spec.split_once('=').ok_or("expected NAME=URL, for example audit=file:audit.ndjson")?;
         if name.is_empty() {
@@ -147,9 +221,13 @@ impl SinkConfig {
             return Ok(SinkConfig::new(name, SinkType::Stdout));
         }
         let scheme = url.split(':').next().unwrap_or("");
+        if matches!(scheme, "http" | "https") {
+            http_url(url)?;
+            return Ok(SinkConfig::http_push(name, url));
+        }
         Err(match scheme {
-            "sqs" | "nats" | "http" | "https" => format!("{scheme} sinks are not in this version (file: and stdout: are)"),
-            _ => format!("unknown sink URL {url:?}: expected file:PATH or stdout:"),
+            "sqs" | "nats" => format!("{scheme} sinks are not in this version (file:, stdout:, http: and https: are)"),
+            _ => format!("unknown sink URL {url:?}: expected file:PATH, stdout: or an http:// or https:// URL"),
         })
     }
 
@@ -158,6 +236,7 @@ impl SinkConfig {
         match self.kind {
             SinkType::File => self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             SinkType::Stdout => "stdout".to_owned(),
+            SinkType::HttpPush => self.url.clone().unwrap_or_default(),
         }
     }
 
@@ -173,6 +252,15 @@ impl SinkConfig {
         self.max_file_mb.unwrap_or(100)
     }
 
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms.unwrap_or(10_000))
+    }
+
+    /// `url`, parsed and checked (an `http-push` sink's endpoint).
+    pub(crate) fn http_url(&self) -> Result<reqwest::Url, String> {
+        http_url(self.url.as_deref().unwrap_or(""))
+    }
+
     /// Keys that do not belong to this type, and missing required ones.
     fn validate(&self) -> Result<(), (&'static str, String)> {
         if self.name.is_empty() {
@@ -183,9 +271,46 @@ impl SinkConfig {
             SinkType::File if self.path.as_ref().is_none_or(|p| p.as_os_str().is_empty()) => {
                 return Err(("path", "a file sink needs `path`".into()))
             }
-            SinkType::Stdout if self.path.is_some() => return Err(("path", format!("`path` is not a key of a {t} sink"))),
-            SinkType::Stdout if self.max_file_mb.is_some() => return Err(("max_file_mb", format!("`max_file_mb` is not a key of a {t} sink"))),
+            SinkType::HttpPush if self.url.is_none() => {
+                return Err(("url", "an http-push sink needs `url`: the receiver's http:// or https:// endpoint".into()))
+            }
             _ => {}
+        }
+        // Each type's own keys; any other type refuses them.
+        let own = [
+            ("path", self.path.is_some(), SinkType::File),
+            ("max_file_mb", self.max_file_mb.is_some(), SinkType::File),
+            ("url", self.url.is_some(), SinkType::HttpPush),
+            ("authorization", self.authorization.is_some(), SinkType::HttpPush),
+            ("authorization_env", self.authorization_env.is_some(), SinkType::HttpPush),
+            ("timeout_ms", self.timeout_ms.is_some(), SinkType::HttpPush),
+        ];
+        if let Some(&(key, _, _)) = own.iter().find(|(_, set, of)| *set && *of != self.kind) {
+            let article = if self.kind == SinkType::HttpPush { "an" } else { "a" };
+            return Err((key, format!("`{key}` is not a key of {article} {t} sink")));
+        }
+        if self.kind == SinkType::HttpPush {
+            self.http_url().map_err(|m| ("url", m))?;
+            if self.authorization.is_some() && self.authorization_env.is_some() {
+                return Err(("authorization_env", "give `authorization` or `authorization_env`, not both".into()));
+            }
+            if let Some(value) = &self.authorization {
+                // The value itself is never part of the message.
+                check_header_value(value.expose()).map_err(|why| ("authorization", format!("authorization {why}")))?;
+            }
+            if let Some(var) = &self.authorization_env {
+                if var.is_empty() || var.contains(['=', '\0']) {
+                    return Err(("authorization_env", format!("authorization_env = {var:?} is not an environment variable name")));
+                }
+            }
+            let max = crate::outbox::SEND_TIMEOUT.as_millis() as u64;
+            match self.timeout_ms {
+                Some(0) => return Err(("timeout_ms", "timeout_ms must be at least 1".into())),
+                Some(ms) if ms > max => {
+                    return Err(("timeout_ms", format!("timeout_ms = {ms} is over the maximum of {max} (the outbox's limit per batch)")))
+                }
+                _ => {}
+            }
         }
         if self.queue == Some(0) {
             return Err(("queue", "queue must be at least 1".into()));
@@ -198,6 +323,46 @@ impl SinkConfig {
         }
         Ok(())
     }
+}
+
+/// An `http-push` URL, parsed: http or https, with a host, without credentials. The
+/// messages name the problem, never echo the URL (it might hold a password).
+fn http_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("url is not a valid URL ({e}): expected http://HOST/PATH or https://HOST/PATH"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("url has the scheme {:?}: an http-push sink needs an http:// or https:// URL", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("url has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("url holds credentials (user:password@): give them as `authorization` or `authorization_env` instead".into());
+    }
+    Ok(url)
+}
+
+/// `NAME=URL` with any `user:password@` taken out of the URL, for messages.
+fn without_credentials(spec: &str) -> String {
+    let Some((name, url)) = spec.split_once('=') else { return spec.to_owned() };
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            format!("{name}={u}")
+        }
+        _ => spec.to_owned(),
+    }
+}
+
+/// Whether `value` can be sent as an HTTP header value; the reason names no byte of it.
+pub(crate) fn check_header_value(value: &str) -> Result<reqwest::header::HeaderValue, String> {
+    if value.trim().is_empty() {
+        return Err("is empty".into());
+    }
+    let mut header = reqwest::header::HeaderValue::from_str(value)
+        .map_err(|_| "is not a valid HTTP header value (it holds a line break or another control character)".to_owned())?;
+    header.set_sensitive(true);
+    Ok(header)
 }
 
 /// One `[[listener]]` table. Build one in code with [`ListenerConfig::new`] and the `with_*`
@@ -629,7 +794,7 @@ impl Config {
     /// Add a sink from `NAME=URL`, granted to every listener (the `--sink` option).
     pub fn add_sink(&mut self, spec: &str) -> Result<(), ConfigError> {
         let sink = SinkConfig::from_url(spec)
-            .map_err(|m| ConfigError::new(ConfigErrorKind::BadOverride, Some(format!("--sink {spec:?}")), None, m))?;
+            .map_err(|m| ConfigError::new(ConfigErrorKind::BadOverride, Some(format!("--sink {:?}", without_credentials(spec))), None, m))?;
         for l in &mut self.listeners {
             if !l.sinks.contains(&sink.name) {
                 l.sinks.push(sink.name.clone());
@@ -663,14 +828,19 @@ mod tests {
         c.add_sink("audit=file:out/a.ndjson").unwrap();
         c.add_sink("screen=stdout:").unwrap();
         assert_eq!(c.sinks.iter().map(|s| (s.name.as_str(), s.target())).collect::<Vec<_>>(), [("audit", "out/a.ndjson".to_owned()), ("screen", "stdout".to_owned())]);
-        assert!(c.listeners.iter().all(|l| l.sinks == ["audit", "screen"]));
+        c.add_sink("rp=https://rp.example/events").unwrap();
+        assert_eq!((c.sinks[2].kind, c.sinks[2].target()), (SinkType::HttpPush, "https://rp.example/events".to_owned()));
+        assert!(c.listeners.iter().all(|l| l.sinks == ["audit", "screen", "rp"]));
         c.validate().unwrap();
         for (spec, why) in [
             ("audit", "expected NAME=URL"),
             ("=file:x", "the sink name before `=` is empty"),
             ("a=file:", "`file:` needs a path"),
             ("q=sqs:https://sqs.example/1/q", "sqs sinks are not in this version"),
+            ("q=nats://localhost:4222/tokens", "nats sinks are not in this version"),
             ("q=kafka://x", "unknown sink URL \"kafka://x\""),
+            ("h=https://user:pw@rp.example/events", "url holds credentials"),
+            ("h=http://", "url is not a valid URL"),
         ] {
             let e = c.add_sink(spec).unwrap_err();
             assert_eq!(e.kind(), BadOverride);

@@ -99,7 +99,7 @@ pub mod limits;
 #[doc(hidden)]
 pub mod replay;
 
-pub use config::{Config, ConfigError, ConfigErrorKind, ListenerConfig, OutboxConfig, SinkConfig, SinkType};
+pub use config::{Config, ConfigError, ConfigErrorKind, ListenerConfig, OutboxConfig, Secret, SinkConfig, SinkType};
 pub use outbox::spool::{DeadLetter, Spool, SpoolError};
 pub use outbox::{Message, SinkStatus};
 pub use event::{Claims, EventContext, EventError, EventKind, EventLines, Ingress, TokenEvent, MAX_LINE_BYTES};

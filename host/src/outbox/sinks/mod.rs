@@ -3,6 +3,7 @@
 //! here implementing [`Sink`], and one arm in [`build`].
 
 mod file;
+mod http_push;
 mod stdout;
 
 use super::Message;
@@ -37,6 +38,7 @@ pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
     Ok(match config.kind {
         SinkType::File => Box::new(file::FileSink::open(config)?),
         SinkType::Stdout => Box::new(stdout::StdoutSink),
+        SinkType::HttpPush => Box::new(http_push::HttpPushSink::open(config)?),
     })
 }
 
