@@ -6,6 +6,7 @@ mod concurrency;
 mod containment;
 mod declaration;
 mod guest_strings;
+mod http_push;
 mod limits;
 mod lifecycle;
 mod loading;
