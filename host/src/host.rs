@@ -6,6 +6,7 @@ use crate::event::TokenEvent;
 use crate::imports::{self, log::LogSink, log::TracingSink};
 use crate::limits::{Limits, EPOCH_TICK};
 use crate::encoding::Encodings;
+use crate::imports::metrics::GuestMetrics;
 use crate::outbox::{Outbox, SinkStatus};
 use crate::listener::{Delivery, Listener, ListenerSpec, LoadError, Round, Shared};
 use crate::status::ListenerStatus;
@@ -66,6 +67,7 @@ impl HostBuilder {
             true => None,
             false => Some(Arc::new(Outbox::start(&self.config.outbox, &self.config.sinks)?)),
         };
+        let metrics = Arc::new(GuestMetrics::default());
         let (engine, ticking) = process_engine(self.fuel).map_err(HostError::Engine)?;
         let shared = Shared {
             engine: engine.clone(),
@@ -74,6 +76,7 @@ impl HostBuilder {
             fuel: self.fuel,
             projections: Default::default(),
             outbox: outbox.clone(),
+            metrics: metrics.clone(),
         };
         let linker_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let base = imports::linker(&engine, false).map_err(linker_error)?;
@@ -110,6 +113,7 @@ impl HostBuilder {
             _ticking: ticking,
             signer,
             outbox,
+            metrics,
         })
     }
 }
@@ -124,6 +128,7 @@ pub struct Host {
     _ticking: Ticking,
     signer: Option<Arc<crate::signing::Signer>>,
     outbox: Option<Arc<Outbox>>,
+    metrics: Arc<GuestMetrics>,
 }
 
 impl Host {
@@ -183,6 +188,12 @@ impl Host {
     /// Every sink's counters and depths, in configuration order (empty without sinks).
     pub fn sink_status(&self) -> Vec<SinkStatus> {
         self.outbox.as_ref().map(|o| o.status()).unwrap_or_default()
+    }
+
+    /// The Prometheus text exposition: per-listener and per-sink series of the host, and
+    /// what listeners reported through the `metrics` import (as `guest_<name>`).
+    pub fn metrics_text(&self) -> String {
+        crate::imports::metrics::exposition(&self.status(), &self.sink_status(), &self.metrics)
     }
 
     /// The listener names, in configuration order.

@@ -12,6 +12,7 @@ use crate::encoding::{Declared, Encodings, Projections};
 use crate::event::{EventKind, TokenEvent};
 use crate::imports::config::{as_pairs, Properties};
 use crate::imports::log::{LogCtx, LogSink};
+use crate::imports::metrics::MetricsCtx;
 use crate::imports::publish::PublishCtx;
 use crate::imports::signer::SignerCtx;
 use crate::imports::token::{ClaimsView, ContextView};
@@ -199,6 +200,8 @@ pub(crate) struct Shared {
     pub projections: Arc<Projections>,
     /// Where `publish` goes; `None` without sinks.
     pub outbox: Option<Arc<crate::outbox::Outbox>>,
+    /// What listeners report through `metrics`.
+    pub metrics: Arc<crate::imports::metrics::GuestMetrics>,
 }
 
 pub(crate) struct Listener {
@@ -450,6 +453,7 @@ impl Listener {
                 self.name.clone(),
             ),
             publish: PublishCtx::new(self.shared.outbox.clone(), &self.spec.sinks, self.name.clone(), self.counters.clone()),
+            metrics: MetricsCtx { metrics: self.shared.metrics.clone(), listener: self.name.clone() },
             wasi: wasi_ctx(),
             deadline: CallDeadline::default(),
             fuel_metered: self.shared.fuel,

@@ -39,6 +39,9 @@ enum Command {
         /// Add a sink granted to every listener (repeatable): NAME=file:PATH or NAME=stdout:.
         #[arg(long = "sink", value_name = "NAME=URL")]
         sinks: Vec<String>,
+        /// At the end, write the Prometheus text exposition (host and guest metrics) here.
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
         /// The outbox's spool directory, overriding `[outbox] spool_dir`.
         #[arg(long, value_name = "DIR")]
         spool_dir: Option<PathBuf>,
@@ -205,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             properties,
             wasi,
             sinks,
+            metrics,
             spool_dir,
             json,
             quiet,
@@ -245,6 +249,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let result = replay(&host, &logs, BufReader::new(input), format, &mut out, &mut io::stderr())
                 .map_err(anyhow::Error::from)
                 .and_then(|_| out.flush().map_err(|e| tokenwatch::replay::ReplayError::Output(e).into()));
+            if let (Ok(()), Some(path)) = (&result, &metrics) {
+                std::fs::write(path, host.metrics_text()).with_context(|| format!("cannot write metrics {}", path.display()))?;
+            }
             match result {
                 Ok(()) => Ok(()),
                 Err(e) => match e.downcast_ref::<tokenwatch::replay::ReplayError>() {

@@ -1,7 +1,7 @@
 //! The data a listener's store holds: the resource table, the limiter, and one context per
 //! host capability (see `imports/`).
 
-use crate::imports::{config::Properties, log::LogCtx, publish::PublishCtx, signer::SignerCtx};
+use crate::imports::{config::Properties, log::LogCtx, metrics::MetricsCtx, publish::PublishCtx, signer::SignerCtx};
 use crate::limits::{CallDeadline, GuestLimiter, Limits};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
@@ -14,6 +14,7 @@ pub struct State {
     pub(crate) config: Arc<Properties>,
     pub(crate) signer: SignerCtx,
     pub(crate) publish: PublishCtx,
+    pub(crate) metrics: MetricsCtx,
     /// Linked only for listeners granted WASI; deny-by-default (see `wasi_ctx`).
     pub(crate) wasi: WasiCtx,
     /// When the current call must end: host calls that can block or take long check it.

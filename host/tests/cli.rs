@@ -488,3 +488,17 @@ fn the_readme_embedding_example_is_examples_embed_rs() {
     let code: String = file.lines().skip_while(|l| l.starts_with("//!") || l.is_empty()).map(|l| format!("{l}\n")).collect();
     assert_eq!(block, code, "the README's embedding example is host/examples/embed.rs without its header");
 }
+
+#[test]
+fn replay_writes_the_metrics_exposition_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics.prom");
+    let events = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo/events.ndjson")).unwrap();
+    let o = tokenwatch(&["replay", "--quiet", "--listener", &guest("metering"), "--metrics", file.to_str().unwrap(), "-"], events);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&file).unwrap();
+    for line in [r#"guest_access_tokens_total{listener="metering",client_id="webapp"} 2"#, r#"tokenwatch_listener_events_total{listener="metering"} 7"#] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+    assert!(text.ends_with("# EOF\n"), "{text}");
+}

@@ -78,6 +78,7 @@ pub mod bindings {
                 "tokenwatch:listener/config@0.2.0": crate::bindings::imports::tokenwatch::listener::config,
                 "tokenwatch:listener/signer@0.2.0": crate::bindings::imports::tokenwatch::listener::signer,
                 "tokenwatch:listener/publish@0.2.0": crate::bindings::imports::tokenwatch::listener::publish,
+                "tokenwatch:listener/metrics@0.2.0": crate::bindings::imports::tokenwatch::listener::metrics,
             },
             pub_export_macro: true,
             export_macro_name: "__export_all_tokens",
@@ -341,6 +342,27 @@ pub mod publish {
 
     pub fn publish(sink: &str, message: &str) -> Result<(), PublishError> {
         crate::imp::publish::publish(sink, message)
+    }
+}
+
+/// Counters and gauges the host exposes in the Prometheus text format, as `guest_<name>`
+/// with a `listener` label. Names and label names match `[a-zA-Z_][a-zA-Z0-9_]*`; the host
+/// caps names and label sets per listener and answers `too-many-series` past them.
+pub mod metrics {
+    pub use crate::imp::metrics::MetricsError;
+
+    /// Add `value` to the counter `name` with `labels`.
+    pub fn counter_add(name: &str, labels: &[(&str, &str)], value: u64) -> Result<(), MetricsError> {
+        crate::imp::metrics::counter_add(name, &owned(labels), value)
+    }
+
+    /// Set the gauge `name` with `labels` to `value`.
+    pub fn gauge_set(name: &str, labels: &[(&str, &str)], value: f64) -> Result<(), MetricsError> {
+        crate::imp::metrics::gauge_set(name, &owned(labels), value)
+    }
+
+    fn owned(labels: &[(&str, &str)]) -> Vec<(String, String)> {
+        labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod log;
+pub mod metrics;
 pub mod publish;
 pub mod signer;
 pub mod token;
@@ -24,7 +25,9 @@ pub fn provides(name: &str) -> bool {
     let Some((interface, version)) = name.strip_prefix("tokenwatch:listener/").and_then(|n| n.split_once('@')) else {
         return false;
     };
-    (COMMON.contains(&interface) && VERSIONS.contains(&version)) || (interface, version) == ("token", "0.1.0")
+    (COMMON.contains(&interface) && VERSIONS.contains(&version))
+        || (interface, version) == ("token", "0.1.0")
+        || (interface, version) == ("metrics", "0.2.0")
 }
 
 /// The instance `tokenwatch:listener/{interface}@{version}` of the linker, to define its
@@ -46,6 +49,7 @@ pub fn linker(engine: &Engine, wasi: bool) -> wasmtime::Result<Linker<State>> {
     config::add_to_linker(&mut linker)?;
     signer::add_to_linker(&mut linker)?;
     publish::add_to_linker(&mut linker)?;
+    metrics::add_to_linker(&mut linker)?;
     if wasi {
         wasi::add_to_linker(&mut linker)?;
     }

@@ -1,7 +1,9 @@
-//! Counts issued access tokens per client and per scope value and logs the running counts
-//! every `report_every` events (default 100).
+//! Counts issued access tokens per client and per scope value: as metrics the host exposes
+//! in the Prometheus text format (`guest_access_tokens_total{client_id}`,
+//! `guest_access_token_scopes_total{scope}`), and in a log line of the running counts every
+//! `report_every` events (default 100).
 use std::collections::BTreeMap;
-use tokenwatch_guest::{log, AccessTokenEvent, AccessTokenListener, Declaration, EventContext, Listener, Properties};
+use tokenwatch_guest::{log, metrics, AccessTokenEvent, AccessTokenListener, Declaration, EventContext, Listener, Properties};
 
 const DEFAULT_REPORT_EVERY: u64 = 100;
 
@@ -12,6 +14,8 @@ struct Metering {
     // BTreeMap so that reports list keys in a stable order.
     per_client: BTreeMap<String, u64>,
     per_scope: BTreeMap<String, u64>,
+    /// Whether a refused metric was already logged (once per instance, not per event).
+    metrics_refused: bool,
 }
 
 impl Listener for Metering {
@@ -39,8 +43,16 @@ impl AccessTokenListener for Metering {
         let client = claims.client_id().unwrap_or(ctx.client_id().into());
         let client = if client.is_empty() { "-" } else { &client };
         count(&mut self.per_client, client);
+        let mut reported = metrics::counter_add("access_tokens_total", &[("client_id", client)], 1);
         for scope in claims.scope().unwrap_or_default().split_ascii_whitespace() {
             count(&mut self.per_scope, scope);
+            reported = reported.and(metrics::counter_add("access_token_scopes_total", &[("scope", scope)], 1));
+        }
+        if let Err(e) = reported {
+            if !self.metrics_refused {
+                self.metrics_refused = true;
+                log::warn(&format!("a metric was refused (the counts in the log lines stay complete): {e:?}"));
+            }
         }
         self.total += 1;
         if self.total.is_multiple_of(self.report_every) {

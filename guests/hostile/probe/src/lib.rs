@@ -27,6 +27,7 @@ enum Mode {
     PanicEvery2,
     Noop,
     HostCalls,
+    MetricsFlood,
     LogForge,
     InitErrorHuge,
     SignHugeAudience,
@@ -50,6 +51,7 @@ impl Mode {
             "panic-every-2" => Mode::PanicEvery2,
             "noop" => Mode::Noop,
             "host-calls" => Mode::HostCalls,
+            "metrics-flood" => Mode::MetricsFlood,
             "log-forge" => Mode::LogForge,
             "init-error-huge" => Mode::InitErrorHuge,
             "sign-huge-audience" => Mode::SignHugeAudience,
@@ -191,6 +193,20 @@ impl Probe {
             }
             // Does nothing: `tokenwatch bench` measures the fixed cost of a sandboxed call.
             Mode::Noop => {}
+            // 2,000 label sets of one counter: the host keeps 1,000 and refuses the rest.
+            Mode::MetricsFlood => {
+                let (mut ok, mut refused, mut first) = (0, 0, None);
+                for i in 0..2_000 {
+                    match tokenwatch_guest::metrics::counter_add("flood_total", &[("i", &i.to_string())], 1) {
+                        Ok(()) => ok += 1,
+                        Err(e) => {
+                            refused += 1;
+                            first.get_or_insert(format!("{e:?}"));
+                        }
+                    }
+                }
+                log::info(&format!("metrics ok={ok} refused={refused} first={}", first.unwrap_or_default()));
+            }
             Mode::HostCalls => self.call_imports(claims, ctx),
             Mode::LogForge => {
                 let sub = claims.subject().unwrap_or_default();
