@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, idempotently: an independent JOSE library
-# (Python jwcrypto) that verifies the SETs the host signs, and the openssl command that makes
-# an RSA key too small to accept.
+# (Python jwcrypto) that verifies the SETs the host signs, the openssl command that makes
+# an RSA key too small to accept, and nats-server (2.9 on Debian 12, with JetStream: -js)
+# that the nats sink's tests start.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if ! python3 -c 'import jwcrypto' 2>/dev/null; then
@@ -9,4 +10,7 @@ if ! python3 -c 'import jwcrypto' 2>/dev/null; then
 fi
 if ! command -v openssl >/dev/null; then
   apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends nats-server >/dev/null
 fi

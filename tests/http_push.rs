@@ -198,7 +198,7 @@ fn dead_letters(dir: &Path) -> Vec<DeadLetter> {
 
 /// Everything the host, reqwest and hyper log, from every thread, while this test binary
 /// runs: one global capture, installed once.
-fn logged() -> String {
+pub(crate) fn logged() -> String {
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
     impl Write for Buffer {
@@ -228,7 +228,7 @@ fn logged() -> String {
 }
 
 /// Start capturing the logs (before the host starts).
-fn capture_logs() {
+pub(crate) fn capture_logs() {
     logged();
 }
 

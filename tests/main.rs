@@ -10,6 +10,7 @@ mod http_push;
 mod limits;
 mod lifecycle;
 mod loading;
+mod nats;
 mod metrics;
 mod outbox;
 mod read_only;

@@ -87,6 +87,8 @@ pub enum SinkType {
     Stdout,
     /// Each message POSTed to `url` as a Security Event Token (RFC 8935 push delivery).
     HttpPush,
+    /// Each message published to NATS JetStream on `subject`, acknowledged by the stream.
+    Nats,
 }
 
 impl SinkType {
@@ -95,6 +97,15 @@ impl SinkType {
             SinkType::File => "file",
             SinkType::Stdout => "stdout",
             SinkType::HttpPush => "http-push",
+            SinkType::Nats => "nats",
+        }
+    }
+
+    /// "a" or "an", for messages ("an http-push sink").
+    fn article(self) -> &'static str {
+        match self {
+            SinkType::HttpPush => "an",
+            _ => "a",
         }
     }
 }
@@ -123,6 +134,9 @@ pub struct SinkConfig {
     pub max_message_bytes: Option<u32>,
     /// `http-push`: the receiver's endpoint, an `http://` or `https://` URL without
     /// credentials in it. Each message is POSTed to it as a SET (RFC 8935). Required.
+    ///
+    /// `nats`: the server, `nats://HOST:PORT` (port 4222 when left out), without credentials,
+    /// path or query. Required.
     #[serde(default)]
     pub url: Option<String>,
     /// `http-push`: the `Authorization` header sent with every request, as written (for
@@ -137,8 +151,25 @@ pub struct SinkConfig {
     /// `http-push`: how long one request may take, connecting and reading the answer
     /// included, in milliseconds; past it the message is retried. Default 10 000, at most
     /// 30 000 (the outbox's limit per batch).
+    ///
+    /// `nats`: how long a batch may wait for the server's acknowledgements (and a JetStream
+    /// API request, the stream check, for its answer); past it the unacknowledged messages
+    /// are retried. Same default and maximum.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// `nats`: the subject each message is published on, for example `tokens.issued`: no
+    /// wildcards (`*`, `>`), no spaces, no empty tokens. A JetStream stream must capture it.
+    /// Required.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// `nats`: the stream that must store the messages. When set, the sink checks at start
+    /// that the stream exists and captures `subject` (a start that cannot reach the server
+    /// goes on, and the check is left to the server: each publish carries
+    /// `Nats-Expected-Stream`, and a publish the stream does not take is retried). Streams
+    /// are never created by tokenwatch: create the stream, with the duplicate window that
+    /// suits (`Nats-Msg-Id` de-duplication), before messages are published. Optional.
+    #[serde(default)]
+    pub stream: Option<String>,
 }
 
 /// A configuration value kept out of logs and error messages: its `Debug` shows
@@ -190,6 +221,8 @@ impl SinkConfig {
             authorization: None,
             authorization_env: None,
             timeout_ms: None,
+            subject: None,
+            stream: None,
         }
     }
 
@@ -203,9 +236,14 @@ impl SinkConfig {
         SinkConfig { url: Some(url.into()), ..SinkConfig::new(name, SinkType::HttpPush) }
     }
 
-    /// A sink from the command line's `NAME=URL`: `file:PATH`, `stdout:`, or an `http://`
+    /// A `nats` sink publishing on `subject` through the server at `url` (`nats://HOST:PORT`).
+    pub fn nats(name: impl Into<String>, url: impl Into<String>, subject: impl Into<String>) -> Self {
+        SinkConfig { url: Some(url.into()), subject: Some(subject.into()), ..SinkConfig::new(name, SinkType::Nats) }
+    }
+
+    /// A sink from the command line's `NAME=URL`: `file:PATH`, `stdout:`, an `http://`
     /// or `https://` URL (an `http-push` sink without `Authorization`; that needs a
-    /// `[[sink]]` table).
+    /// `[[sink]]` table), or `nats://HOST:PORT/SUBJECT` (a `nats` sink without `stream`).
     pub fn from_url(spec: &str) -> Result<SinkConfig, String> {
         let (name, url) = spec.split_once('=').ok_or("expected NAME=URL, for example audit=file:audit.ndjson")?;
         if name.is_empty() {
@@ -225,9 +263,15 @@ impl SinkConfig {
             http_url(url)?;
             return Ok(SinkConfig::http_push(name, url));
         }
+        if scheme == "nats" {
+            let (server, subject) = nats_url_and_subject(url)?;
+            let sink = SinkConfig::nats(name, server, subject);
+            sink.validate().map_err(|(_, m)| m)?;
+            return Ok(sink);
+        }
         Err(match scheme {
-            "sqs" | "nats" => format!("{scheme} sinks are not in this version (file:, stdout:, http: and https: are)"),
-            _ => format!("unknown sink URL {url:?}: expected file:PATH, stdout: or an http:// or https:// URL"),
+            "sqs" => format!("{scheme} sinks are not in this version (file:, stdout:, http:, https: and nats: are)"),
+            _ => format!("unknown sink URL {url:?}: expected file:PATH, stdout:, an http:// or https:// URL or nats://HOST:PORT/SUBJECT"),
         })
     }
 
@@ -237,6 +281,11 @@ impl SinkConfig {
             SinkType::File => self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             SinkType::Stdout => "stdout".to_owned(),
             SinkType::HttpPush => self.url.clone().unwrap_or_default(),
+            SinkType::Nats => format!(
+                "{}/{}",
+                self.url.as_deref().unwrap_or_default().trim_end_matches('/'),
+                self.subject.as_deref().unwrap_or_default()
+            ),
         }
     }
 
@@ -261,6 +310,11 @@ impl SinkConfig {
         http_url(self.url.as_deref().unwrap_or(""))
     }
 
+    /// `url`, parsed and checked (a `nats` sink's server), as `nats://HOST:PORT`.
+    pub(crate) fn nats_url(&self) -> Result<String, String> {
+        nats_url(self.url.as_deref().unwrap_or(""))
+    }
+
     /// Keys that do not belong to this type, and missing required ones.
     fn validate(&self) -> Result<(), (&'static str, String)> {
         if self.name.is_empty() {
@@ -274,20 +328,33 @@ impl SinkConfig {
             SinkType::HttpPush if self.url.is_none() => {
                 return Err(("url", "an http-push sink needs `url`: the receiver's http:// or https:// endpoint".into()))
             }
+            SinkType::Nats if self.url.is_none() => return Err(("url", "a nats sink needs `url`: the server's nats://HOST:PORT".into())),
+            SinkType::Nats if self.subject.is_none() => {
+                return Err(("subject", "a nats sink needs `subject`: the subject its messages are published on".into()))
+            }
             _ => {}
         }
+        use SinkType::*;
         // Each type's own keys; any other type refuses them.
-        let own = [
-            ("path", self.path.is_some(), SinkType::File),
-            ("max_file_mb", self.max_file_mb.is_some(), SinkType::File),
-            ("url", self.url.is_some(), SinkType::HttpPush),
-            ("authorization", self.authorization.is_some(), SinkType::HttpPush),
-            ("authorization_env", self.authorization_env.is_some(), SinkType::HttpPush),
-            ("timeout_ms", self.timeout_ms.is_some(), SinkType::HttpPush),
+        let own: [(&str, bool, &[SinkType]); 8] = [
+            ("path", self.path.is_some(), &[File]),
+            ("max_file_mb", self.max_file_mb.is_some(), &[File]),
+            ("url", self.url.is_some(), &[HttpPush, Nats]),
+            ("authorization", self.authorization.is_some(), &[HttpPush]),
+            ("authorization_env", self.authorization_env.is_some(), &[HttpPush]),
+            ("timeout_ms", self.timeout_ms.is_some(), &[HttpPush, Nats]),
+            ("subject", self.subject.is_some(), &[Nats]),
+            ("stream", self.stream.is_some(), &[Nats]),
         ];
-        if let Some(&(key, _, _)) = own.iter().find(|(_, set, of)| *set && *of != self.kind) {
-            let article = if self.kind == SinkType::HttpPush { "an" } else { "a" };
-            return Err((key, format!("`{key}` is not a key of {article} {t} sink")));
+        if let Some(&(key, _, _)) = own.iter().find(|(_, set, of)| *set && !of.contains(&self.kind)) {
+            return Err((key, format!("`{key}` is not a key of {} {t} sink", self.kind.article())));
+        }
+        if self.kind == Nats {
+            self.nats_url().map_err(|m| ("url", m))?;
+            check_nats_subject(self.subject.as_deref().unwrap_or("")).map_err(|m| ("subject", m))?;
+            if let Some(stream) = &self.stream {
+                check_stream_name(stream).map_err(|m| ("stream", m))?;
+            }
         }
         if self.kind == SinkType::HttpPush {
             self.http_url().map_err(|m| ("url", m))?;
@@ -303,14 +370,14 @@ impl SinkConfig {
                     return Err(("authorization_env", format!("authorization_env = {var:?} is not an environment variable name")));
                 }
             }
-            let max = crate::outbox::SEND_TIMEOUT.as_millis() as u64;
-            match self.timeout_ms {
-                Some(0) => return Err(("timeout_ms", "timeout_ms must be at least 1".into())),
-                Some(ms) if ms > max => {
-                    return Err(("timeout_ms", format!("timeout_ms = {ms} is over the maximum of {max} (the outbox's limit per batch)")))
-                }
-                _ => {}
+        }
+        let max = crate::outbox::SEND_TIMEOUT.as_millis() as u64;
+        match self.timeout_ms {
+            Some(0) => return Err(("timeout_ms", "timeout_ms must be at least 1".into())),
+            Some(ms) if ms > max => {
+                return Err(("timeout_ms", format!("timeout_ms = {ms} is over the maximum of {max} (the outbox's limit per batch)")))
             }
+            _ => {}
         }
         if self.queue == Some(0) {
             return Err(("queue", "queue must be at least 1".into()));
@@ -339,6 +406,68 @@ fn http_url(text: &str) -> Result<reqwest::Url, String> {
         return Err("url holds credentials (user:password@): give them as `authorization` or `authorization_env` instead".into());
     }
     Ok(url)
+}
+
+/// A `nats` sink's server URL, checked and written as `nats://HOST:PORT`: the nats scheme,
+/// a host, no credentials (the URL is shown in status), no path, query or fragment. The
+/// messages never echo the URL.
+fn nats_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("url is not a valid URL ({e}): expected nats://HOST:PORT"))?;
+    if url.scheme() != "nats" {
+        return Err(format!("url has the scheme {:?}: a nats sink needs a nats://HOST:PORT URL", url.scheme()));
+    }
+    let host = url.host_str().filter(|h| !h.is_empty()).ok_or("url has no host: expected nats://HOST:PORT")?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("url holds credentials (user:password@): a nats sink connects without credentials in this version".into());
+    }
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err("url has a path, query or fragment: give the server as nats://HOST:PORT and the subject as `subject`".into());
+    }
+    Ok(format!("nats://{host}:{}", url.port().unwrap_or(4222)))
+}
+
+/// `nats://HOST:PORT/SUBJECT` (the `--sink` form) split into the server and the subject,
+/// as written (a URL parser would percent-encode a subject's `>`); both checked later.
+fn nats_url_and_subject(text: &str) -> Result<(String, String), String> {
+    let rest = text.strip_prefix("nats://").ok_or("expected nats://HOST:PORT/SUBJECT")?;
+    match rest.split_once('/') {
+        Some((server, subject)) if !subject.is_empty() => Ok((format!("nats://{server}"), subject.to_owned())),
+        _ => Err("a nats sink URL needs the subject as its path: nats://HOST:PORT/SUBJECT".into()),
+    }
+}
+
+/// A subject messages can be published on: dot-separated non-empty tokens, no wildcards,
+/// no whitespace or control characters.
+fn check_nats_subject(subject: &str) -> Result<(), String> {
+    let shown = crate::text::for_humans(subject, 100);
+    if subject.is_empty() {
+        return Err("subject is empty".into());
+    }
+    if subject.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("subject {shown:?} holds whitespace or a control character"));
+    }
+    if subject.split('.').any(|t| t == "*" || t == ">") {
+        return Err(format!("subject {shown:?} holds a wildcard (`*` or `>`): messages are published on one subject"));
+    }
+    if subject.split('.').any(str::is_empty) {
+        return Err(format!("subject {shown:?} has an empty token (a leading, trailing or double `.`)"));
+    }
+    Ok(())
+}
+
+/// A JetStream stream name: no whitespace, `.`, `*`, `>`, path separators or control
+/// characters.
+fn check_stream_name(stream: &str) -> Result<(), String> {
+    if stream.is_empty() {
+        return Err("stream is empty".into());
+    }
+    if stream.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\')) {
+        return Err(format!(
+            "stream {:?} is not a stream name (no whitespace, `.`, `*`, `>`, `/` or `\\`)",
+            crate::text::for_humans(stream, 100)
+        ));
+    }
+    Ok(())
 }
 
 /// `NAME=URL` with any `user:password@` taken out of the URL, for messages.
@@ -830,14 +959,16 @@ mod tests {
         assert_eq!(c.sinks.iter().map(|s| (s.name.as_str(), s.target())).collect::<Vec<_>>(), [("audit", "out/a.ndjson".to_owned()), ("screen", "stdout".to_owned())]);
         c.add_sink("rp=https://rp.example/events").unwrap();
         assert_eq!((c.sinks[2].kind, c.sinks[2].target()), (SinkType::HttpPush, "https://rp.example/events".to_owned()));
-        assert!(c.listeners.iter().all(|l| l.sinks == ["audit", "screen", "rp"]));
+        c.add_sink("bus=nats://localhost:4222/tokens.issued").unwrap();
+        assert_eq!((c.sinks[3].kind, c.sinks[3].target()), (SinkType::Nats, "nats://localhost:4222/tokens.issued".to_owned()));
+        assert!(c.listeners.iter().all(|l| l.sinks == ["audit", "screen", "rp", "bus"]));
         c.validate().unwrap();
         for (spec, why) in [
             ("audit", "expected NAME=URL"),
             ("=file:x", "the sink name before `=` is empty"),
             ("a=file:", "`file:` needs a path"),
             ("q=sqs:https://sqs.example/1/q", "sqs sinks are not in this version"),
-            ("q=nats://localhost:4222/tokens", "nats sinks are not in this version"),
+            ("q=nats://localhost:4222", "a nats sink URL needs the subject as its path"),
             ("q=kafka://x", "unknown sink URL \"kafka://x\""),
             ("h=https://user:pw@rp.example/events", "url holds credentials"),
             ("h=http://", "url is not a valid URL"),

@@ -4,6 +4,7 @@
 
 mod file;
 mod http_push;
+mod nats;
 mod stdout;
 
 use super::Message;
@@ -39,6 +40,7 @@ pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
         SinkType::File => Box::new(file::FileSink::open(config)?),
         SinkType::Stdout => Box::new(stdout::StdoutSink),
         SinkType::HttpPush => Box::new(http_push::HttpPushSink::open(config)?),
+        SinkType::Nats => Box::new(nats::NatsSink::open(config)?),
     })
 }
 
