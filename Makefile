@@ -15,7 +15,6 @@ guests:
 
 # The bundled example listeners over the bundled sample event stream.
 demo: build guests
-	mkdir -p demo/out
 	$(TOKENWATCH) replay --config demo/tokenwatch.toml demo/events.ndjson
 
 test: guests

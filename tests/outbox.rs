@@ -54,12 +54,19 @@ fn bad_sink_configuration_is_an_error_naming_the_sink_or_the_spool() {
     // A grant of a sink no [[sink]] defines.
     let e = build(with_sinks(dir.path(), vec![probe("p", "publish").with_sinks(["nope"])], vec![]));
     assert!(e.contains("listener \"p\": sinks names \"nope\", which no [[sink]] defines"), "{e}");
-    // A file sink that cannot be opened.
-    let e = build(with_sinks(dir.path(), vec![probe("p", "publish")], vec![SinkConfig::file("audit", dir.path().join("missing/dir/a.ndjson"))]));
-    assert!(e.contains("sink \"audit\": cannot open") && e.contains("missing/dir/a.ndjson"), "{e}");
-    // A spool directory that cannot be created.
+    // A file sink whose directory cannot be created (a file is in the way).
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "").unwrap();
+    let e = build(with_sinks(dir.path(), vec![probe("p", "publish")], vec![SinkConfig::file("audit", blocker.join("a.ndjson"))]));
+    assert!(e.contains("sink \"audit\": cannot create the directory") && e.contains("file"), "{e}");
+    // A sink file in a directory that does not exist yet: created.
+    let nested = dir.path().join("new/dir/a.ndjson");
+    let (host, _) = host_with(with_sinks(dir.path(), vec![probe("p", "publish").with_sinks(["audit"])], vec![SinkConfig::file("audit", &nested)]));
+    host.dispatch(&id_token("alice"));
+    host.shutdown();
+    assert_eq!(std::fs::read_to_string(&nested).unwrap(), "hello\n");
+    drop(host);
+    // A spool directory that cannot be created.
     let mut config = with_sinks(dir.path(), vec![probe("p", "publish")], vec![SinkConfig::file("audit", dir.path().join("a.ndjson"))]);
     config.outbox.spool_dir = Some(blocker.join("spool"));
     let e = build(config);

@@ -27,6 +27,9 @@ impl FileSink {
     }
 
     fn open_file(&self) -> Result<(File, u64), String> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory {}: {e}", dir.display()))?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
