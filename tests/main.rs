@@ -16,4 +16,5 @@ mod outbox;
 mod read_only;
 mod replay;
 mod signing;
+mod sqs;
 mod wasi_deadline;

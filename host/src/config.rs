@@ -89,6 +89,8 @@ pub enum SinkType {
     HttpPush,
     /// Each message published to NATS JetStream on `subject`, acknowledged by the stream.
     Nats,
+    /// Messages sent to the AWS SQS queue `queue_url` (SendMessageBatch, up to 10 at a time).
+    Sqs,
 }
 
 impl SinkType {
@@ -98,13 +100,14 @@ impl SinkType {
             SinkType::Stdout => "stdout",
             SinkType::HttpPush => "http-push",
             SinkType::Nats => "nats",
+            SinkType::Sqs => "sqs",
         }
     }
 
     /// "a" or "an", for messages ("an http-push sink").
     fn article(self) -> &'static str {
         match self {
-            SinkType::HttpPush => "an",
+            SinkType::HttpPush | SinkType::Sqs => "an",
             _ => "a",
         }
     }
@@ -155,6 +158,9 @@ pub struct SinkConfig {
     /// `nats`: how long a batch may wait for the server's acknowledgements (and a JetStream
     /// API request, the stream check, for its answer); past it the unacknowledged messages
     /// are retried. Same default and maximum.
+    ///
+    /// `sqs`: how long one SendMessageBatch call may take, connecting and signing included;
+    /// past it its messages are retried. Same default and maximum.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     /// `nats`: the subject each message is published on, for example `tokens.issued`: no
@@ -170,6 +176,25 @@ pub struct SinkConfig {
     /// suits (`Nats-Msg-Id` de-duplication), before messages are published. Optional.
     #[serde(default)]
     pub stream: Option<String>,
+    /// `sqs`: the queue's URL, `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` (or a
+    /// compatible server's), without credentials. A name ending in `.fifo` is a FIFO queue,
+    /// which needs `message_group_id`. Required.
+    #[serde(default)]
+    pub queue_url: Option<String>,
+    /// `sqs`: the AWS region (`eu-west-1`). Default: the standard chain (`AWS_REGION`, the
+    /// profile's `region`, instance metadata).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `sqs`: the endpoint to call instead of AWS's for the region, an `http://` or
+    /// `https://` URL (an SQS-compatible server, a VPC endpoint). Default: AWS's.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// `sqs`: the `MessageGroupId` of every message, for a FIFO queue (required there,
+    /// refused for a standard queue): 1 to 128 letters, digits and punctuation. Messages of
+    /// one group are delivered in order; each carries `MessageDeduplicationId` = its
+    /// message id, so a message sent again within SQS's 5-minute window is dropped.
+    #[serde(default)]
+    pub message_group_id: Option<String>,
 }
 
 /// A configuration value kept out of logs and error messages: its `Debug` shows
@@ -223,6 +248,10 @@ impl SinkConfig {
             timeout_ms: None,
             subject: None,
             stream: None,
+            queue_url: None,
+            region: None,
+            endpoint_url: None,
+            message_group_id: None,
         }
     }
 
@@ -241,9 +270,18 @@ impl SinkConfig {
         SinkConfig { url: Some(url.into()), subject: Some(subject.into()), ..SinkConfig::new(name, SinkType::Nats) }
     }
 
+    /// An `sqs` sink sending to the queue at `queue_url` (region, endpoint and credentials
+    /// from the standard AWS chain unless set).
+    pub fn sqs(name: impl Into<String>, queue_url: impl Into<String>) -> Self {
+        SinkConfig { queue_url: Some(queue_url.into()), ..SinkConfig::new(name, SinkType::Sqs) }
+    }
+
     /// A sink from the command line's `NAME=URL`: `file:PATH`, `stdout:`, an `http://`
     /// or `https://` URL (an `http-push` sink without `Authorization`; that needs a
-    /// `[[sink]]` table), or `nats://HOST:PORT/SUBJECT` (a `nats` sink without `stream`).
+    /// `[[sink]]` table), `nats://HOST:PORT/SUBJECT` (a `nats` sink without `stream`), or
+    /// `sqs:QUEUE_URL` (an `sqs` sink whose endpoint is the queue URL's scheme, host and
+    /// port, so that a local SQS-compatible server works too; a FIFO queue needs a
+    /// `[[sink]]` table for its `message_group_id`).
     pub fn from_url(spec: &str) -> Result<SinkConfig, String> {
         let (name, url) = spec.split_once('=').ok_or("expected NAME=URL, for example audit=file:audit.ndjson")?;
         if name.is_empty() {
@@ -269,10 +307,19 @@ impl SinkConfig {
             sink.validate().map_err(|(_, m)| m)?;
             return Ok(sink);
         }
-        Err(match scheme {
-            "sqs" => format!("{scheme} sinks are not in this version (file:, stdout:, http:, https: and nats: are)"),
-            _ => format!("unknown sink URL {url:?}: expected file:PATH, stdout:, an http:// or https:// URL or nats://HOST:PORT/SUBJECT"),
-        })
+        if let Some(queue_url) = url.strip_prefix("sqs:") {
+            let parsed = sqs_queue_url(queue_url)?;
+            let endpoint = parsed.origin().ascii_serialization();
+            let sink = SinkConfig { endpoint_url: Some(endpoint), ..SinkConfig::sqs(name, queue_url) };
+            if sink.is_fifo() {
+                return Err("a FIFO queue (.fifo) needs `message_group_id`: give it in a [[sink]] table".into());
+            }
+            sink.validate().map_err(|(_, m)| m)?;
+            return Ok(sink);
+        }
+        Err(format!(
+            "unknown sink URL {url:?}: expected file:PATH, stdout:, an http:// or https:// URL, nats://HOST:PORT/SUBJECT or sqs:QUEUE_URL"
+        ))
     }
 
     /// Where it delivers, for people: the file's path, `stdout`.
@@ -286,7 +333,13 @@ impl SinkConfig {
                 self.url.as_deref().unwrap_or_default().trim_end_matches('/'),
                 self.subject.as_deref().unwrap_or_default()
             ),
+            SinkType::Sqs => self.queue_url.clone().unwrap_or_default(),
         }
+    }
+
+    /// Whether `queue_url` names a FIFO queue (its name ends in `.fifo`).
+    pub(crate) fn is_fifo(&self) -> bool {
+        self.queue_url.as_deref().is_some_and(|u| u.trim_end_matches('/').ends_with(".fifo"))
     }
 
     pub fn queue(&self) -> usize {
@@ -332,19 +385,24 @@ impl SinkConfig {
             SinkType::Nats if self.subject.is_none() => {
                 return Err(("subject", "a nats sink needs `subject`: the subject its messages are published on".into()))
             }
+            SinkType::Sqs if self.queue_url.is_none() => return Err(("queue_url", "an sqs sink needs `queue_url`: the queue's https:// URL".into())),
             _ => {}
         }
         use SinkType::*;
         // Each type's own keys; any other type refuses them.
-        let own: [(&str, bool, &[SinkType]); 8] = [
+        let own: [(&str, bool, &[SinkType]); 12] = [
             ("path", self.path.is_some(), &[File]),
             ("max_file_mb", self.max_file_mb.is_some(), &[File]),
             ("url", self.url.is_some(), &[HttpPush, Nats]),
             ("authorization", self.authorization.is_some(), &[HttpPush]),
             ("authorization_env", self.authorization_env.is_some(), &[HttpPush]),
-            ("timeout_ms", self.timeout_ms.is_some(), &[HttpPush, Nats]),
+            ("timeout_ms", self.timeout_ms.is_some(), &[HttpPush, Nats, Sqs]),
             ("subject", self.subject.is_some(), &[Nats]),
             ("stream", self.stream.is_some(), &[Nats]),
+            ("queue_url", self.queue_url.is_some(), &[Sqs]),
+            ("region", self.region.is_some(), &[Sqs]),
+            ("endpoint_url", self.endpoint_url.is_some(), &[Sqs]),
+            ("message_group_id", self.message_group_id.is_some(), &[Sqs]),
         ];
         if let Some(&(key, _, _)) = own.iter().find(|(_, set, of)| *set && !of.contains(&self.kind)) {
             return Err((key, format!("`{key}` is not a key of {} {t} sink", self.kind.article())));
@@ -354,6 +412,35 @@ impl SinkConfig {
             check_nats_subject(self.subject.as_deref().unwrap_or("")).map_err(|m| ("subject", m))?;
             if let Some(stream) = &self.stream {
                 check_stream_name(stream).map_err(|m| ("stream", m))?;
+            }
+        }
+        if self.kind == Sqs {
+            sqs_queue_url(self.queue_url.as_deref().unwrap_or("")).map_err(|m| ("queue_url", m))?;
+            if let Some(region) = &self.region {
+                if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+                    return Err(("region", format!("region = {:?} is not an AWS region name (like eu-west-1)", crate::text::for_humans(region, 100))));
+                }
+            }
+            if let Some(endpoint) = &self.endpoint_url {
+                sqs_endpoint_url(endpoint).map_err(|m| ("endpoint_url", m))?;
+            }
+            match (&self.message_group_id, self.is_fifo()) {
+                (None, true) => {
+                    return Err(("message_group_id", "a FIFO queue (.fifo) needs `message_group_id`: the MessageGroupId of its messages".into()))
+                }
+                (Some(_), false) => {
+                    return Err(("message_group_id", "`message_group_id` is only for a FIFO queue (a queue_url ending in .fifo)".into()))
+                }
+                (Some(group), true) => {
+                    let allowed = |c: char| c.is_ascii_alphanumeric() || c.is_ascii_punctuation();
+                    if group.is_empty() || group.len() > 128 || !group.chars().all(allowed) {
+                        return Err((
+                            "message_group_id",
+                            format!("message_group_id = {:?} is not 1 to 128 letters, digits and punctuation", crate::text::for_humans(group, 200)),
+                        ));
+                    }
+                }
+                (None, false) => {}
             }
         }
         if self.kind == SinkType::HttpPush {
@@ -426,6 +513,37 @@ fn nats_url(text: &str) -> Result<String, String> {
     Ok(format!("nats://{host}:{}", url.port().unwrap_or(4222)))
 }
 
+/// An `sqs` sink's queue URL, parsed: http or https, a host, no credentials, a path (the
+/// account and the queue's name). The messages never echo the URL.
+fn sqs_queue_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("queue_url is not a valid URL ({e}): expected https://sqs.REGION.amazonaws.com/ACCOUNT/NAME"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("queue_url has the scheme {:?}: expected https://sqs.REGION.amazonaws.com/ACCOUNT/NAME", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("queue_url has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("queue_url holds credentials (user:password@): AWS credentials come from the standard chain (AWS_ACCESS_KEY_ID, a profile, a role)".into());
+    }
+    if url.path().trim_matches('/').is_empty() {
+        return Err("queue_url has no path: expected https://sqs.REGION.amazonaws.com/ACCOUNT/NAME".into());
+    }
+    Ok(url)
+}
+
+/// An `sqs` sink's `endpoint_url`: http or https, a host, no credentials.
+fn sqs_endpoint_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("endpoint_url is not a valid URL ({e}): expected https://HOST[:PORT]"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err("endpoint_url is not an http:// or https:// URL with a host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("endpoint_url holds credentials (user:password@): AWS credentials come from the standard chain".into());
+    }
+    Ok(url)
+}
+
 /// `nats://HOST:PORT/SUBJECT` (the `--sink` form) split into the server and the subject,
 /// as written (a URL parser would percent-encode a subject's `>`); both checked later.
 fn nats_url_and_subject(text: &str) -> Result<(String, String), String> {
@@ -470,14 +588,16 @@ fn check_stream_name(stream: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `NAME=URL` with any `user:password@` taken out of the URL, for messages.
+/// `NAME=URL` with any `user:password@` taken out of the URL (or out of the queue URL of
+/// `sqs:QUEUE_URL`), for messages.
 fn without_credentials(spec: &str) -> String {
     let Some((name, url)) = spec.split_once('=') else { return spec.to_owned() };
+    let (prefix, url) = url.strip_prefix("sqs:").map_or(("", url), |u| ("sqs:", u));
     match reqwest::Url::parse(url) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
             let _ = u.set_username("");
             let _ = u.set_password(None);
-            format!("{name}={u}")
+            format!("{name}={prefix}{u}")
         }
         _ => spec.to_owned(),
     }
@@ -961,13 +1081,17 @@ mod tests {
         assert_eq!((c.sinks[2].kind, c.sinks[2].target()), (SinkType::HttpPush, "https://rp.example/events".to_owned()));
         c.add_sink("bus=nats://localhost:4222/tokens.issued").unwrap();
         assert_eq!((c.sinks[3].kind, c.sinks[3].target()), (SinkType::Nats, "nats://localhost:4222/tokens.issued".to_owned()));
-        assert!(c.listeners.iter().all(|l| l.sinks == ["audit", "screen", "rp", "bus"]));
+        c.add_sink("queue=sqs:http://127.0.0.1:9324/000000000000/tokens").unwrap();
+        let q = &c.sinks[4];
+        assert_eq!((q.kind, q.target(), q.endpoint_url.as_deref()), (SinkType::Sqs, "http://127.0.0.1:9324/000000000000/tokens".to_owned(), Some("http://127.0.0.1:9324")));
+        assert!(c.listeners.iter().all(|l| l.sinks == ["audit", "screen", "rp", "bus", "queue"]));
         c.validate().unwrap();
         for (spec, why) in [
             ("audit", "expected NAME=URL"),
             ("=file:x", "the sink name before `=` is empty"),
             ("a=file:", "`file:` needs a path"),
-            ("q=sqs:https://sqs.example/1/q", "sqs sinks are not in this version"),
+            ("q=sqs:https://sqs.example/1/q.fifo", "a FIFO queue (.fifo) needs `message_group_id`"),
+            ("q=sqs:sqs.example/1/q", "queue_url is not a valid URL"),
             ("q=nats://localhost:4222", "a nats sink URL needs the subject as its path"),
             ("q=kafka://x", "unknown sink URL \"kafka://x\""),
             ("h=https://user:pw@rp.example/events", "url holds credentials"),

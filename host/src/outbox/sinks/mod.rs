@@ -5,6 +5,7 @@
 mod file;
 mod http_push;
 mod nats;
+mod sqs;
 mod stdout;
 
 use super::Message;
@@ -41,6 +42,7 @@ pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
         SinkType::Stdout => Box::new(stdout::StdoutSink),
         SinkType::HttpPush => Box::new(http_push::HttpPushSink::open(config)?),
         SinkType::Nats => Box::new(nats::NatsSink::open(config)?),
+        SinkType::Sqs => Box::new(sqs::SqsSink::open(config)?),
     })
 }
 
