@@ -2,8 +2,7 @@
 //! is capped before anything is copied or decoded (wasmtime's hostcall fuel), a guest's text
 //! is capped wherever it reaches a log or a status, and the host's work on it costs fuel.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokenwatch::signing::{generate, Alg, SigningConfig};
 use tokenwatch::{Config, Health, ListenerConfig, Outcome, TrapCause};
 use tokenwatch_tests::*;
@@ -11,18 +10,7 @@ use tokenwatch_tests::*;
 /// Everything `tracing` writes on this thread while `f` runs (the host logs from the
 /// dispatching thread), at `warn` and above.
 fn host_log<R>(f: impl FnOnce() -> R) -> (R, String) {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buffer {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::WARN)
@@ -30,8 +18,7 @@ fn host_log<R>(f: impl FnOnce() -> R) -> (R, String) {
         .with_writer(move || writer.clone())
         .finish();
     let result = tracing::subscriber::with_default(subscriber, f);
-    let text = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
-    (result, text)
+    (result, buffer.text())
 }
 
 /// A host with an Ed25519 SET key (`max_set_bytes` as given) and `listeners`.

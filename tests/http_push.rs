@@ -12,7 +12,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -199,20 +198,9 @@ fn dead_letters(dir: &Path) -> Vec<DeadLetter> {
 /// Everything the host, reqwest and hyper log, from every thread, while this test binary
 /// runs: one global capture, installed once.
 pub(crate) fn logged() -> String {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buffer {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    static CAPTURE: OnceLock<Buffer> = OnceLock::new();
+    static CAPTURE: OnceLock<LogBuffer> = OnceLock::new();
     let buffer = CAPTURE.get_or_init(|| {
-        let buffer = Buffer::default();
+        let buffer = LogBuffer::default();
         let writer = buffer.clone();
         use tracing_subscriber::util::SubscriberInitExt as _;
         tracing_subscriber::fmt()
@@ -224,7 +212,7 @@ pub(crate) fn logged() -> String {
             .expect("no other global tracing subscriber in this test binary");
         buffer
     });
-    String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned()
+    buffer.text()
 }
 
 /// Start capturing the logs (before the host starts).

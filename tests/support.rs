@@ -50,6 +50,27 @@ pub fn probe_v0_1(name: &str, mode: &str) -> ListenerConfig {
     l
 }
 
+/// A `tracing` writer that keeps what is written, for tests that read the host's log.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Records every guest log line as `listener|level|message`.
 #[derive(Default)]
 pub struct Recorder(Mutex<Vec<String>>);

@@ -46,6 +46,22 @@ pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
     })
 }
 
+/// An error and its causes, one after the other, each once (client libraries often repeat
+/// a cause in the error's own text), without any debug dump.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// The answer for a whole batch that failed the same way.
 fn all(batch: &[Message], sent: Sent) -> Vec<Sent> {
     vec![sent; batch.len()]

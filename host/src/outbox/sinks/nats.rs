@@ -27,7 +27,7 @@
 //! server answers at start — a stream that does not exist or does not capture the subject.
 //! Streams are never created here.
 
-use super::{all, Message, SendFuture, Sent, Sink};
+use super::{all, chain, Message, SendFuture, Sent, Sink};
 use crate::config::SinkConfig;
 use crate::text::for_humans;
 use async_nats::connection::State;
@@ -282,21 +282,6 @@ fn judge(e: &PublishError, timeout: Duration) -> Sent {
             None => Sent::Retry(for_humans(&chain(e), QUOTED_BYTES)),
         },
     }
-}
-
-/// An error and its causes, one after the other.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 impl Sink for NatsSink {

@@ -31,7 +31,7 @@
 //! own retries are off: the outbox retries, with backoff, and spools meanwhile. Credentials
 //! are never logged: reasons carry SQS's error code and message only.
 
-use super::{all, Message, SendFuture, Sent, Sink};
+use super::{all, chain, Message, SendFuture, Sent, Sink};
 use crate::config::SinkConfig;
 use crate::text::for_humans;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
@@ -252,21 +252,6 @@ fn judge_call(e: &SdkError<SendMessageBatchError, aws_sdk_sqs::config::http::Htt
         SdkError::TimeoutError(_) => Call::Failed { reason: format!("no answer within {} ms", timeout.as_millis()), about_a_message: false },
         other => Call::Failed { reason: for_humans(&chain(other), QUOTED_BYTES), about_a_message: false },
     }
-}
-
-/// An error and its causes, one after the other (each once), without the SDK's debug dump.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 impl Sink for SqsSink {
