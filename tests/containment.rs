@@ -1,7 +1,7 @@
 //! Containment: whatever a guest does, the trap is caught with its cause, the host serves
 //! the next listener and the next event, and a listener that keeps trapping is quarantined.
 
-use tokenwatch::limits::LimitsConfig;
+use tokenwatch::LimitsConfig;
 use tokenwatch::{Health, ListenerConfig, Outcome, TrapCause};
 use tokenwatch_tests::*;
 
@@ -170,7 +170,7 @@ fn the_fuel_of_a_trapped_call_is_its_budget_or_marked_as_a_lower_bound() {
 
 #[test]
 fn replay_marks_fuel_that_is_only_a_lower_bound() {
-    use tokenwatch::replay::{replay, BufferedLog, Format};
+    use tokenwatch::cli::replay::{replay, BufferedLog, Format};
     let mut looper = probe("looper", "loop");
     looper.limits = LimitsConfig { fuel: Some(1_000_000_000_000_000), deadline_ms: Some(20), ..Default::default() };
     let mut fueled = probe("fueled", "loop");

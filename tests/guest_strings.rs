@@ -35,7 +35,7 @@ fn signing_host(listeners: Vec<ListenerConfig>, max_set_bytes: Option<usize>) ->
 /// A probe in `mode` with budgets big enough to build its megabytes (a byte-by-byte loop).
 fn generous(name: &str, mode: &str) -> ListenerConfig {
     let mut l = probe(name, mode);
-    l.limits = tokenwatch::limits::LimitsConfig { fuel: Some(5_000_000_000), deadline_ms: Some(5_000), ..Default::default() };
+    l.limits = tokenwatch::LimitsConfig { fuel: Some(5_000_000_000), deadline_ms: Some(5_000), ..Default::default() };
     l
 }
 

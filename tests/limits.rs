@@ -2,7 +2,7 @@
 //! several memories, grows of any size, the module's own maximum, limit values at the edge;
 //! and what can be known at load is refused at load, with the limit it breaks.
 
-use tokenwatch::limits::LimitsConfig;
+use tokenwatch::LimitsConfig;
 use tokenwatch::{Config, ListenerConfig, Outcome, TrapCause};
 use tokenwatch_tests::*;
 

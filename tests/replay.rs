@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tokenwatch::replay::{load_failed_record, replay, BufferedLog, Format, ReplaySummary};
+use tokenwatch::cli::replay::{load_failed_record, replay, BufferedLog, Format, ReplaySummary};
 use tokenwatch::{Config, Health, Host, HostError, LimitsConfig};
 use tokenwatch_tests::*;
 

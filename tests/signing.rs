@@ -140,7 +140,7 @@ fn ten_megabytes_of_claims_are_refused_before_they_are_read() {
     // call traps. (Content over `max_set_bytes` but within the cap gets the typed `too-large`:
     // `guest_strings.rs`.)
     let mut l = forger("f", "huge");
-    l.limits = tokenwatch::limits::LimitsConfig { fuel: Some(2_000_000_000), deadline_ms: Some(5_000), ..Default::default() };
+    l.limits = tokenwatch::LimitsConfig { fuel: Some(2_000_000_000), deadline_ms: Some(5_000), ..Default::default() };
     let (host, rec) = signing_host(vec![l, probe("healthy", "record")], signing("set-EdDSA"));
     let d = host.dispatch(&id_token("alice"));
     assert!(matches!(&d[0].outcome, Outcome::Trap { cause: TrapCause::Host, message } if message.contains("too much data")), "{d:?}");

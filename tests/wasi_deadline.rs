@@ -7,7 +7,7 @@
 //! 2 s and the epoch check on its return made it look like an ordinary deadline trap.)
 
 use std::time::{Duration, Instant};
-use tokenwatch::limits::LimitsConfig;
+use tokenwatch::LimitsConfig;
 use tokenwatch::{ListenerConfig, Outcome, TrapCause};
 use tokenwatch_tests::*;
 

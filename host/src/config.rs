@@ -17,7 +17,7 @@
 //! # Ok::<(), tokenwatch::ConfigError>(())
 //! ```
 
-use crate::limits::LimitsConfig;
+use crate::runtime::limits::LimitsConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;

@@ -56,32 +56,26 @@
 //!
 //! # Public API
 //!
-//! The crate root is the embedding API. The modules marked hidden (`bench`, `replay`,
-//! `event`, `limits`, `imports`) serve the `tokenwatch` command and the test suites and may
+//! The crate root is the embedding API. The modules marked hidden (`cli`, `event`,
+//! `runtime`, `imports`) serve the `tokenwatch` command and the test suites and may
 //! change in any release; `signing` holds the SET signing types that `[signing]` and
 //! [`Host::signer`] expose.
 
-// The embedding API's modules: private, re-exported below.
+// The embedding API's modules: private, re-exported below. The folders follow the data flow:
+// ingress (`event`, `cli::replay`) -> `dispatch` -> `runtime` -> `imports` -> `outbox`.
 mod config;
-mod host;
-mod listener;
+mod dispatch;
 mod outbox;
-mod status;
-
-// Internals.
-mod bindings;
-mod encoding;
-mod state;
 mod text;
-mod validate;
 
 /// SET signing: `SigningConfig` (`[signing]`), the `Signer` behind [`Host::signer`], key
 /// loading and its errors.
 pub mod signing;
 
-/// For the `tokenwatch` command only (`tokenwatch bench`); not part of the embedding API.
+/// The library side of the `tokenwatch` command (`replay`, `bench`); for the command and the
+/// tests only, not part of the embedding API.
 #[doc(hidden)]
-pub mod bench;
+pub mod cli;
 /// Ingress parsing. The types embedders need are re-exported at the crate root; the module
 /// itself is public for the command and the tests.
 #[doc(hidden)]
@@ -90,21 +84,17 @@ pub mod event;
 /// embedding API is [`LogSink`] and [`LogLevel`].
 #[doc(hidden)]
 pub mod imports;
-/// Per-call limits. Public for the tests (limit maxima); the embedding API is
-/// [`LimitsConfig`] and [`TrapCause`].
+/// The listener runtime (engine, limits, listener, state). Public for the tests (limit
+/// maxima); the embedding API is [`LimitsConfig`] and [`TrapCause`].
 #[doc(hidden)]
-pub mod limits;
-/// For the `tokenwatch` command and the tests only (`tokenwatch replay`); not part of the
-/// embedding API.
-#[doc(hidden)]
-pub mod replay;
+pub mod runtime;
 
 pub use config::{Config, ConfigError, ConfigErrorKind, ListenerConfig, OutboxConfig, Secret, SinkConfig, SinkType};
 pub use outbox::spool::{DeadLetter, Spool, SpoolError};
 pub use outbox::{Message, SinkStatus};
 pub use event::{Claims, EventContext, EventError, EventKind, EventLines, Ingress, TokenEvent, MAX_LINE_BYTES};
-pub use host::{Host, HostBuilder, HostError};
+pub use dispatch::host::{Host, HostBuilder, HostError};
 pub use imports::log::{LogLevel, LogSink};
-pub use limits::{LimitsConfig, TrapCause};
-pub use listener::{Delivery, LoadError, Outcome};
-pub use status::{CounterSnapshot, Health, ListenerStatus};
+pub use runtime::limits::{LimitsConfig, TrapCause};
+pub use runtime::listener::{Delivery, LoadError, Outcome};
+pub use runtime::status::{CounterSnapshot, Health, ListenerStatus};

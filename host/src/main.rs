@@ -10,7 +10,7 @@ use std::io::{self, BufReader, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tokenwatch::replay::{load_failed_record, replay, BufferedLog, Format};
+use tokenwatch::cli::replay::{load_failed_record, replay, BufferedLog, Format};
 use tokenwatch::{Config, Host, HostError, ListenerConfig};
 
 #[derive(Parser)]
@@ -166,7 +166,7 @@ fn main() -> ExitCode {
         // listener module's own lines are off. `RUST_LOG` adds detail.
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tokenwatch=error,tokenwatch::listener=off".into()),
+                .unwrap_or_else(|_| "tokenwatch=error,tokenwatch::runtime::listener=off".into()),
         )
         .init();
     match run(Cli::parse()) {
@@ -248,15 +248,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = io::BufWriter::new(stdout.lock());
             let result = replay(&host, &logs, BufReader::new(input), format, &mut out, &mut io::stderr())
                 .map_err(anyhow::Error::from)
-                .and_then(|_| out.flush().map_err(|e| tokenwatch::replay::ReplayError::Output(e).into()));
+                .and_then(|_| out.flush().map_err(|e| tokenwatch::cli::replay::ReplayError::Output(e).into()));
             if let (Ok(()), Some(path)) = (&result, &metrics) {
                 std::fs::write(path, host.metrics_text()).with_context(|| format!("cannot write metrics {}", path.display()))?;
             }
             match result {
                 Ok(()) => Ok(()),
-                Err(e) => match e.downcast_ref::<tokenwatch::replay::ReplayError>() {
+                Err(e) => match e.downcast_ref::<tokenwatch::cli::replay::ReplayError>() {
                     Some(r) if r.is_closed_output() => Ok(()),
-                    Some(tokenwatch::replay::ReplayError::Input(_)) => Err(e.context(match events.as_deref() {
+                    Some(tokenwatch::cli::replay::ReplayError::Input(_)) => Err(e.context(match events.as_deref() {
                         Some(p) if p.as_os_str() != "-" => format!("cannot read events {}", p.display()),
                         _ => "cannot read events from standard input".to_owned(),
                     })),
@@ -302,12 +302,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             emit(&format!("{}\n", serde_json::to_string_pretty(&jwks)?))
         }
         Command::Bench { json, guests, rounds, listener, events } => {
-            let opts = tokenwatch::bench::BenchOptions { guests, rounds: rounds.max(1), listener, events, ..Default::default() };
-            let doc = tokenwatch::bench::run(&opts)?;
+            let opts = tokenwatch::cli::bench::BenchOptions { guests, rounds: rounds.max(1), listener, events, ..Default::default() };
+            let doc = tokenwatch::cli::bench::run(&opts)?;
             if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&doc)?))
             } else {
-                emit(&tokenwatch::bench::render(&doc))
+                emit(&tokenwatch::cli::bench::render(&doc))
             }
         }
     }

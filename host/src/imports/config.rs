@@ -1,6 +1,6 @@
 //! `tokenwatch:listener/config`: the listener's configuration properties, read-only.
 
-use crate::state::State;
+use crate::runtime::state::State;
 use std::collections::BTreeMap;
 use wasmtime::component::{Linker, WasmStr};
 use wasmtime::StoreContextMut;

@@ -1,8 +1,8 @@
 //! `tokenwatch:listener/log`: guest log lines, capped per call, handed to the host's
 //! `LogSink` tagged with the listener's name.
 
-use crate::bindings::log::Level;
-use crate::state::State;
+use crate::runtime::bindings::log::Level;
+use crate::runtime::state::State;
 use crate::text::truncate;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

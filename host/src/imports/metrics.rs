@@ -2,10 +2,10 @@
 //! kept by the host with bounded memory and exposed, with the host's own per-listener and
 //! per-sink series, in the Prometheus text format (`prometheus-client`).
 
-use crate::bindings::v0_2::tokenwatch::listener::metrics::MetricsError;
+use crate::runtime::bindings::v0_2::tokenwatch::listener::metrics::MetricsError;
 use crate::outbox::SinkStatus;
-use crate::state::State;
-use crate::status::ListenerStatus;
+use crate::runtime::state::State;
+use crate::runtime::status::ListenerStatus;
 use parking_lot::Mutex;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;

@@ -9,7 +9,7 @@ pub mod signer;
 pub mod token;
 pub mod wasi;
 
-use crate::state::State;
+use crate::runtime::state::State;
 use wasmtime::component::{Linker, WasmStr};
 use wasmtime::{Engine, StoreContextMut, Trap};
 

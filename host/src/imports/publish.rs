@@ -6,10 +6,10 @@
 //! `FUEL_PER_PUBLISH` plus a fuel per byte read, and at most `MAX_PUBLISHES_PER_CALL` are
 //! taken per call into the guest; past that the answer is `queue-full`, counted.
 
-use crate::bindings::publish::PublishError;
+use crate::runtime::bindings::publish::PublishError;
 use crate::outbox::{Lane, Outbox, Refused};
-use crate::state::State;
-use crate::status::Counters;
+use crate::runtime::state::State;
+use crate::runtime::status::Counters;
 use std::sync::Arc;
 use wasmtime::component::{Linker, WasmStr};
 use wasmtime::StoreContextMut;

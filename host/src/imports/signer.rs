@@ -9,10 +9,10 @@
 //! trap). The time spent signing counts against the call's deadline, and no signature is started
 //! once it has passed (a `deadline` trap).
 
-use crate::bindings::signer::SignError;
+use crate::runtime::bindings::signer::SignError;
 use crate::signing::{Refusal, SetPolicy, Signer};
-use crate::state::State;
-use crate::status::Counters;
+use crate::runtime::state::State;
+use crate::runtime::status::Counters;
 use crate::text::for_humans;
 use std::sync::Arc;
 use wasmtime::component::{Linker, WasmStr};

@@ -1,9 +1,9 @@
 //! `tokenwatch:listener/token` (contract 0.1 only): read-only views of the event. The table holds an `Arc` of the
 //! host's event; every method returns a copy, so a guest cannot change what others see.
 
-use crate::bindings::v0_1::token::{Host, HostClaims, HostEventContext};
+use crate::runtime::bindings::v0_1::token::{Host, HostClaims, HostEventContext};
 use crate::event::TokenEvent;
-use crate::state::State;
+use crate::runtime::state::State;
 use std::sync::Arc;
 use wasmtime::component::{Linker, Resource, WasmStr};
 use wasmtime::StoreContextMut;
@@ -12,7 +12,7 @@ use wasmtime::StoreContextMut;
 /// claim's name in place and charges a fuel per byte of it (a guest may pass a name of up
 /// to the transfer cap, and the host hashes and compares all of it).
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    crate::bindings::v0_1::token::add_to_linker::<State, wasmtime::component::HasSelf<State>>(linker, |s| s)?;
+    crate::runtime::bindings::v0_1::token::add_to_linker::<State, wasmtime::component::HasSelf<State>>(linker, |s| s)?;
     linker.allow_shadowing(true);
     linker.instance("tokenwatch:listener/token@0.1.0")?.func_wrap(
         "[method]claims.get",

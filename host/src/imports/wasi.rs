@@ -11,7 +11,7 @@
 //! return at once), no file and no socket can be opened, and random bytes are capped per call
 //! (`MAX_RANDOM_BYTES`: 64 MiB took up to a second to fill).
 
-use crate::state::State;
+use crate::runtime::state::State;
 use std::future::Future;
 use wasmtime::component::{Linker, Resource};
 use wasmtime::StoreContextMut;
@@ -49,7 +49,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
 
 /// Run `wait` on wasmtime-wasi's runtime for at most the time left in the call; past it, the
 /// deadline trap.
-fn until_deadline<F: Future>(deadline: crate::limits::CallDeadline, wait: F) -> wasmtime::Result<F::Output> {
+fn until_deadline<F: Future>(deadline: crate::runtime::limits::CallDeadline, wait: F) -> wasmtime::Result<F::Output> {
     deadline.check()?;
     let left = deadline.time_left();
     match wasmtime_wasi::runtime::in_tokio(async { tokio::time::timeout(left, wait).await }) {

@@ -1,7 +1,7 @@
 //! Per-listener health and counters: what operators read through `Host::status`.
 
 use crate::event::EventKind;
-use crate::limits::TrapCause;
+use crate::runtime::limits::TrapCause;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

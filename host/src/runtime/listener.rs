@@ -7,8 +7,8 @@
 //! listener's deadline, then counts the event as dropped (`busy`): issuance is never held
 //! longer than the deadlines of the listeners it calls.
 
-use crate::bindings::{v0_1, v0_2};
-use crate::encoding::{Declared, Encodings, Projections};
+use crate::runtime::bindings::{v0_1, v0_2};
+use crate::runtime::encoding::{Declared, Encodings, Projections};
 use crate::event::{EventKind, TokenEvent};
 use crate::imports::config::{as_pairs, Properties};
 use crate::imports::log::{LogCtx, LogSink};
@@ -17,11 +17,11 @@ use crate::imports::publish::PublishCtx;
 use crate::imports::signer::SignerCtx;
 use crate::imports::token::{ClaimsView, ContextView};
 use crate::imports::log::MAX_MESSAGE_BYTES;
-use crate::limits::{arm, guest_transfer_cap, CallDeadline, GuestLimiter, Limits, TrapCause};
+use crate::runtime::limits::{arm, guest_transfer_cap, CallDeadline, GuestLimiter, Limits, TrapCause};
 use crate::text::{escape_control, for_humans};
-use crate::validate;
-use crate::state::{wasi_ctx, State};
-use crate::status::{Counters, Health, ListenerStatus};
+use crate::runtime::validate;
+use crate::runtime::state::{wasi_ctx, State};
+use crate::runtime::status::{Counters, Health, ListenerStatus};
 use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::sync::Arc;

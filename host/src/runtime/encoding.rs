@@ -3,7 +3,7 @@
 //! layout). An event is encoded once per distinct projection per dispatch, into buffers the
 //! dispatching thread reuses, so the sync path allocates nothing per event.
 
-use crate::bindings::v0_2::lifecycle::Declaration;
+use crate::runtime::bindings::v0_2::lifecycle::Declaration;
 use crate::event::TokenEvent;
 use parking_lot::Mutex;
 use std::collections::BTreeSet;

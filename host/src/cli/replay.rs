@@ -8,11 +8,11 @@
 //! terminal. JSON output is escaped by serde.
 
 use crate::event::{EventLines, Ingress};
-use crate::host::Host;
+use crate::dispatch::host::Host;
 use crate::imports::log::{LogLevel, LogSink};
-use crate::listener::{Delivery, LoadError, Outcome};
+use crate::runtime::listener::{Delivery, LoadError, Outcome};
 use crate::outbox::SinkStatus;
-use crate::status::{Health, ListenerStatus};
+use crate::runtime::status::{Health, ListenerStatus};
 use crate::text::{escape_control, for_humans};
 use parking_lot::Mutex;
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use crate::state::State;
+use crate::runtime::state::State;
 use wasmtime::{ResourceLimiter, Store, Trap};
 
 /// The epoch ticker's period. Deadlines are whole ticks, so they are accurate to one tick.

@@ -5,8 +5,8 @@
 
 use crate::imports::token::{ClaimsView, ContextView};
 use crate::imports::provides;
-use crate::limits::{bytes, Limits, MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES};
-use crate::state::State;
+use crate::runtime::limits::{bytes, Limits, MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES};
+use crate::runtime::state::State;
 use std::fmt::Write as _;
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{Component, Linker, ResourceType, Type};

@@ -2,7 +2,7 @@
 //! host capability (see `imports/`).
 
 use crate::imports::{config::Properties, log::LogCtx, metrics::MetricsCtx, publish::PublishCtx, signer::SignerCtx};
-use crate::limits::{CallDeadline, GuestLimiter, Limits};
+use crate::runtime::limits::{CallDeadline, GuestLimiter, Limits};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};

@@ -4,9 +4,9 @@
 
 use crate::config::{Config, ListenerConfig};
 use crate::event::TokenEvent;
-use crate::host::Host;
+use crate::dispatch::host::Host;
 use crate::imports::log::{LogLevel, LogSink};
-use crate::limits::LimitsConfig;
+use crate::runtime::limits::LimitsConfig;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -140,7 +140,7 @@ fn own_listener(opts: &BenchOptions, path: &Path, empty: &Host, sink: Arc<dyn Lo
     let host = host_of(vec![named(path, "listener".into())], false, sink)?;
     let status = &host.status()[0];
     anyhow::ensure!(
-        matches!(status.health, crate::status::Health::Active | crate::status::Health::Starting),
+        matches!(status.health, crate::runtime::status::Health::Active | crate::runtime::status::Health::Starting),
         "{}: the listener does not serve events ({:?})",
         path.display(),
         status.health

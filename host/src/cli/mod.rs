@@ -1,0 +1,5 @@
+//! The `tokenwatch` command's subcommands that live in the library (the binary parses flags
+//! and calls these).
+
+pub mod bench;
+pub mod replay;

@@ -1,0 +1,3 @@
+//! Dispatch: [`Host`](host::Host), the embedding API, delivers each event to its listeners.
+
+pub mod host;
