@@ -5,6 +5,7 @@ mod compat;
 mod concurrency;
 mod containment;
 mod declaration;
+mod dispatch;
 mod guest_strings;
 mod http_push;
 mod limits;

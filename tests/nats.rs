@@ -337,7 +337,9 @@ fn a_stream_that_is_missing_or_does_not_capture_the_subject_fails_the_start() {
     client.create_stream("TOKENS", &["tokens.*"], -1);
     let build = |sink: SinkConfig| {
         let spool = dir.path().join("spool");
-        Host::builder(config(&spool, vec![publisher("sqs", &sink.name.clone())], vec![sink], 1_000)).build().err().map(|e| e.to_string())
+        // `shutdown` releases the spool before the next build (a drop would do it in the
+        // background).
+        Host::builder(config(&spool, vec![publisher("sqs", &sink.name.clone())], vec![sink], 1_000)).build().map(|h| h.shutdown()).err().map(|e| e.to_string())
     };
     assert_eq!(
         build(nats_sink("n", &server, "tokens.issued", Some("NOPE"))).as_deref(),

@@ -44,6 +44,73 @@ pub struct Config {
     /// Where the outbox spools and how long shutdown may deliver (`[outbox]`).
     #[serde(default)]
     pub outbox: OutboxConfig,
+    /// The async listeners' shared queue and dispatcher threads (`[dispatch]`).
+    #[serde(default)]
+    pub dispatch: DispatchConfig,
+}
+
+/// `[dispatch]`: how async listeners (`mode = "async"`) are served.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchConfig {
+    /// Events the shared queue holds at most (the memory bound). Default 65,536.
+    #[serde(default)]
+    pub queue: Option<usize>,
+    /// Dispatcher threads the async listeners are spread over. Default: the number of
+    /// cores, at most 4.
+    #[serde(default)]
+    pub threads: Option<usize>,
+    /// How long shutdown lets async listeners work through their queue before the rest is
+    /// dropped (counted, reason `shutdown`). Default 5000.
+    #[serde(default)]
+    pub drain_ms: Option<u64>,
+}
+
+impl DispatchConfig {
+    pub fn queue(&self) -> usize {
+        self.queue.unwrap_or(65_536)
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(4))
+    }
+
+    pub fn drain_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.drain_ms.unwrap_or(5_000))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.queue == Some(0) || self.queue.is_some_and(|q| q > 1 << 24) {
+            return Err("queue must be between 1 and 16777216".into());
+        }
+        if self.threads == Some(0) || self.threads.is_some_and(|t| t > 64) {
+            return Err("threads must be between 1 and 64".into());
+        }
+        Ok(())
+    }
+}
+
+/// How a listener is called (`mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// On the dispatching thread, which waits for it: the SPI's semantics.
+    #[default]
+    Sync,
+    /// Handed over through the shared queue and run by a dispatcher thread, in arrival
+    /// order; the dispatching thread does not wait.
+    Async,
+}
+
+/// What an async listener's full queue does to a new event (`on_full`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFull {
+    /// The listener's oldest queued event is dropped, counted with the reason `queue-full`.
+    #[default]
+    Drop,
+    /// The new event is refused (`Outcome::QueueFull`; `serve` answers 503).
+    Reject,
 }
 
 /// `[outbox]`: the durable spool and the shutdown deadline. Used only when there are sinks.
@@ -652,6 +719,12 @@ pub struct ListenerConfig {
     /// `unknown-sink`. Default: none.
     #[serde(default)]
     pub sinks: Vec<String>,
+    /// `sync` (default) or `async`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// For an async listener: `drop` (default) or `reject`.
+    #[serde(default)]
+    pub on_full: OnFull,
 }
 
 fn yes() -> bool {
@@ -679,6 +752,8 @@ impl ListenerConfig {
             set_audiences: Vec::new(),
             max_signatures_per_call: None,
             sinks: Vec::new(),
+            mode: Mode::Sync,
+            on_full: OnFull::Drop,
         }
     }
 
@@ -733,6 +808,18 @@ impl ListenerConfig {
     /// Grant publishing to these sinks.
     pub fn with_sinks<S: Into<String>>(mut self, sinks: impl IntoIterator<Item = S>) -> Self {
         self.sinks = sinks.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Run this listener async: the dispatching thread hands the event over and returns.
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// What a full queue does to a new event (async listeners).
+    pub fn with_on_full(mut self, on_full: OnFull) -> Self {
+        self.on_full = on_full;
         self
     }
 
@@ -950,6 +1037,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         use ConfigErrorKind::*;
         self.limits.validate("[limits]").map_err(|m| ConfigError::at(Invalid, "[limits]", m))?;
+        self.dispatch.validate().map_err(|m| ConfigError::at(Invalid, "[dispatch]", m))?;
         if let Some(signing) = &self.signing {
             signing.validate().map_err(|m| ConfigError::at(Invalid, "[signing]", m))?;
         }

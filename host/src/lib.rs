@@ -89,11 +89,11 @@ pub mod imports;
 #[doc(hidden)]
 pub mod runtime;
 
-pub use config::{Config, ConfigError, ConfigErrorKind, ListenerConfig, OutboxConfig, Secret, SinkConfig, SinkType};
+pub use config::{Config, ConfigError, ConfigErrorKind, DispatchConfig, ListenerConfig, Mode, OnFull, OutboxConfig, Secret, SinkConfig, SinkType};
 pub use outbox::spool::{DeadLetter, Spool, SpoolError};
 pub use outbox::{Message, SinkStatus};
 pub use event::{Claims, EventContext, EventError, EventKind, EventLines, Ingress, TokenEvent, MAX_LINE_BYTES};
-pub use dispatch::host::{Host, HostBuilder, HostError};
+pub use dispatch::host::{Host, HostBuilder, HostError, ReloadError};
 pub use imports::log::{LogLevel, LogSink};
 pub use runtime::limits::{LimitsConfig, TrapCause};
 pub use runtime::listener::{Delivery, LoadError, Outcome};

@@ -172,7 +172,9 @@ fn state(health: &Health) -> (&'static str, Option<&str>) {
         Health::Active => ("active", None),
         Health::Disabled(r) => ("disabled", Some(r)),
         Health::InitFailed(r) => ("init-failed", Some(r)),
+        Health::InitTrapped(r) => ("init-trapped", Some(r)),
         Health::Quarantined(r) => ("quarantined", Some(r)),
+        Health::LoadFailed(r) => ("load-failed", Some(r)),
         Health::ShutDown => ("shut-down", None),
     }
 }
@@ -195,7 +197,7 @@ fn reason(s: &ListenerStatus) -> Option<String> {
 /// not choose, or could not start.
 fn is_problem(s: &ListenerStatus) -> bool {
     match s.health {
-        Health::InitFailed(_) | Health::Quarantined(_) => true,
+        Health::InitFailed(_) | Health::InitTrapped(_) | Health::Quarantined(_) | Health::LoadFailed(_) => true,
         Health::Starting => s.consecutive_traps > 0,
         _ => false,
     }
@@ -245,7 +247,8 @@ impl<O: Write, E: Write> Printer<'_, O, E> {
                 Outcome::Trap { .. } | Outcome::Busy => true,
                 Outcome::Disabled | Outcome::Quarantined => matches!(known, Some(Health::Active | Health::Starting) | None),
                 Outcome::Ok => !matches!(known, Some(Health::Active)),
-                Outcome::Skipped => false,
+                Outcome::Skipped | Outcome::Queued => false,
+                Outcome::QueueFull => true,
             }
         })
     }

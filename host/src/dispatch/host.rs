@@ -1,7 +1,8 @@
 //! `Host`: the embedding API. Build it from a `Config`, dispatch events from any number of
 //! threads, read status, shut down.
 
-use crate::config::Config;
+use super::queue::{Full, Lane, Queue, Set};
+use crate::config::{Config, ListenerConfig, Mode};
 use crate::event::TokenEvent;
 use crate::imports::{self, log::LogSink, log::TracingSink};
 use crate::runtime::limits::Limits;
@@ -9,10 +10,16 @@ use crate::runtime::engine::{process_engine, Ticking};
 use crate::runtime::encoding::Encodings;
 use crate::imports::metrics::GuestMetrics;
 use crate::outbox::{Outbox, SinkStatus};
-use crate::runtime::listener::{Delivery, Listener, ListenerSpec, LoadError, Round, Shared};
-use crate::runtime::status::ListenerStatus;
+use crate::runtime::listener::{Delivery, Listener, ListenerSpec, LoadError, Outcome, Round, Shared};
+use crate::runtime::state::State;
+use crate::runtime::status::{Counters, Health, ListenerStatus};
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::Linker;
 
 /// Why a host could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -80,55 +87,132 @@ impl HostBuilder {
         };
         let linker_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let base = imports::linker(&engine, false).map_err(linker_error)?;
-        let with_wasi = if self.config.listeners.iter().any(|l| l.wasi) {
-            Some(imports::linker(&engine, true).map_err(linker_error)?)
-        } else {
-            None
+        let loader = Loader {
+            shared,
+            base,
+            with_wasi: std::sync::OnceLock::new(),
+            defaults: self.config.limits.over(&Limits::default()),
         };
-        let defaults = self.config.limits.over(&Limits::default());
-        let mut listeners = Vec::with_capacity(self.config.listeners.len());
-        for l in &self.config.listeners {
-            let spec = ListenerSpec {
-                name: l.name(),
-                path: l.path.clone(),
-                enabled: l.enabled,
-                properties: l.properties.clone(),
-                limits: l.limits.over(&defaults),
-                wasi: l.wasi,
-                set_policy: l.set_policy(),
-                sinks: l.sinks.clone(),
-            };
-            let linker = if l.wasi { with_wasi.as_ref().expect("built above") } else { &base };
-            listeners.push(Listener::load(spec, shared.clone(), linker)?);
-        }
-        for l in &listeners {
-            l.start();
-            let status = l.status();
-            let handles: Vec<&str> = status.handles.iter().map(|k| k.as_str()).collect();
-            tracing::info!(listener = %status.name, state = ?status.health, handles = ?handles, "listener loaded");
-        }
-        Ok(Host {
-            listeners,
+        let set: Set = Arc::new(ArcSwap::from_pointee(Vec::new()));
+        let queue = match self.config.listeners.iter().any(|l| l.mode == Mode::Async) {
+            true => Some(
+                Queue::start(self.config.dispatch.queue(), self.config.dispatch.threads(), set.clone())
+                    .map_err(|e| HostError::Engine(format!("cannot start the dispatcher threads: {e}")))?,
+            ),
+            false => None,
+        };
+        let host = Host {
+            set,
+            loader,
+            configs: Mutex::new(Vec::new()),
+            reload_errors: Mutex::new(BTreeMap::new()),
+            control: Mutex::new(false),
             shut_down: AtomicBool::new(false),
-            _ticking: ticking,
+            ticking: Some(ticking),
             signer,
             outbox,
             metrics,
-        })
+            queue: std::sync::OnceLock::new(),
+            drain: self.config.dispatch.drain_deadline(),
+            dispatch_config: self.config.dispatch.clone(),
+        };
+        if let Some(queue) = queue {
+            let _ = host.queue.set(queue);
+        }
+        let mut entries = Vec::with_capacity(self.config.listeners.len());
+        for l in &self.config.listeners {
+            let listener = host.loader.load(l, Arc::default(), 1)?;
+            entries.push(host.entry(Arc::new(listener))?);
+        }
+        for e in &entries {
+            e.listener.start();
+            log_loaded(&e.listener);
+        }
+        host.set.store(Arc::new(entries));
+        *host.configs.lock() = self.config.listeners.clone();
+        Ok(host)
     }
+}
+
+fn log_loaded(listener: &Listener) {
+    let status = listener.status();
+    let handles: Vec<&str> = status.handles.iter().map(|k| k.as_str()).collect();
+    tracing::info!(listener = %status.name, state = ?status.health, handles = ?handles, version = status.version, "listener loaded");
+}
+
+/// Compiles and starts listener versions: at build, and for every reload.
+struct Loader {
+    shared: Shared,
+    base: Linker<State>,
+    /// Built the first time a listener with `wasi = true` loads.
+    with_wasi: std::sync::OnceLock<Linker<State>>,
+    defaults: Limits,
+}
+
+impl Loader {
+    /// Read, compile and check one listener's module (nothing of the guest runs).
+    fn load(&self, l: &ListenerConfig, counters: Arc<Counters>, version: u32) -> Result<Listener, LoadError> {
+        let spec = ListenerSpec {
+            name: l.name(),
+            path: l.path.clone(),
+            enabled: l.enabled,
+            properties: l.properties.clone(),
+            limits: l.limits.over(&self.defaults),
+            wasi: l.wasi,
+            set_policy: l.set_policy(),
+            sinks: l.sinks.clone(),
+            mode: l.mode,
+            on_full: l.on_full,
+        };
+        let linker = match l.wasi {
+            false => &self.base,
+            true => match self.with_wasi.get() {
+                Some(linker) => linker,
+                None => {
+                    let linker = imports::linker(&self.shared.engine, true).map_err(|e| LoadError {
+                        name: spec.name.clone(),
+                        path: spec.path.display().to_string(),
+                        message: format!("cannot link WASI: {e:#}"),
+                    })?;
+                    self.with_wasi.get_or_init(|| linker)
+                }
+            },
+        };
+        Listener::load(spec, self.shared.clone(), linker, counters, version)
+    }
+}
+
+/// One listener of the current set, and its place in the async queue when it is async.
+#[derive(Clone)]
+pub(crate) struct Entry {
+    pub listener: Arc<Listener>,
+    pub lane: Option<Arc<Lane>>,
 }
 
 /// Runs token issue event listeners. `Send + Sync`: share it (`Arc<Host>`) and dispatch
 /// from every issuing thread.
 pub struct Host {
-    listeners: Vec<Listener>,
+    /// The listeners, in configuration order; swapped whole on reload, read without a lock.
+    set: Set,
+    loader: Loader,
+    /// The configuration of each listener in `set` (what a reload reads again).
+    configs: Mutex<Vec<ListenerConfig>>,
+    /// Why the last reload of a listener failed, by name (the old version keeps serving;
+    /// for a name with no version, the listener is `load-failed`).
+    reload_errors: Mutex<BTreeMap<String, String>>,
+    /// Held by reloads and shutdown, one at a time; `true` once shut down.
+    control: Mutex<bool>,
     shut_down: AtomicBool,
-    /// Keeps the epoch ticking (and deadlines firing) until the host is gone, `shutdown` in
-    /// `drop` included: `drop` runs before the fields are dropped.
-    _ticking: Ticking,
+    /// Keeps the epoch ticking (and deadlines firing) until the host is gone, the shutdown
+    /// that `drop` starts included.
+    ticking: Option<Ticking>,
     signer: Option<Arc<crate::signing::Signer>>,
     outbox: Option<Arc<Outbox>>,
     metrics: Arc<GuestMetrics>,
+    /// The async listeners' queue and dispatchers; started with the first async listener.
+    queue: std::sync::OnceLock<Arc<Queue>>,
+    drain: Duration,
+    dispatch_config: crate::config::DispatchConfig,
 }
 
 impl Host {
@@ -140,17 +224,37 @@ impl Host {
         }
     }
 
-    /// Deliver one event to every listener, in configuration order, on this thread. Never
-    /// fails: what happened at each listener is in the returned deliveries and counters.
+    /// The set entry for a loaded listener: an async one gets a lane (starting the queue
+    /// if this is the first async listener).
+    fn entry(&self, listener: Arc<Listener>) -> Result<Entry, HostError> {
+        let lane = match listener.spec().mode {
+            Mode::Sync => None,
+            Mode::Async => Some(self.queue()?.lane(listener.spec().on_full)),
+        };
+        Ok(Entry { listener, lane })
+    }
+
+    fn queue(&self) -> Result<&Arc<Queue>, HostError> {
+        if let Some(queue) = self.queue.get() {
+            return Ok(queue);
+        }
+        let queue = Queue::start(self.dispatch_config.queue(), self.dispatch_config.threads(), self.set.clone())
+            .map_err(|e| HostError::Engine(format!("cannot start the dispatcher threads: {e}")))?;
+        Ok(self.queue.get_or_init(|| queue))
+    }
+
+    /// Deliver one event to every listener, in configuration order. Never fails: what
+    /// happened at each listener is in the returned deliveries and counters.
     ///
-    /// Blocks the calling thread until every listener has handled the event (each listener's
-    /// share is bounded by its deadline for the wait for its lock plus its deadline for the
-    /// call, with a fresh instance's start on top when one is needed). In an async server,
-    /// call it on the blocking pool, for example
-    /// `tokio::task::spawn_blocking(move || host.dispatch(&event))`, never on an executor
-    /// thread.
+    /// Sync listeners (the default) run on this thread, which waits for them (each
+    /// listener's share is bounded by its deadline for the wait for its lock plus its
+    /// deadline for the call, with a fresh instance's start on top when one is needed).
+    /// Async listeners get the event through the shared queue (`Outcome::Queued`) and run
+    /// on a dispatcher thread. In an async server with sync listeners, call it on the
+    /// blocking pool, for example `tokio::task::spawn_blocking(move || host.dispatch(&event))`,
+    /// never on an executor thread; with async listeners only, it returns at once.
     pub fn dispatch(&self, event: &Arc<TokenEvent>) -> Vec<Delivery> {
-        let mut deliveries = Vec::with_capacity(self.listeners.len());
+        let mut deliveries = Vec::new();
         self.dispatch_with(event, |d| deliveries.push(d));
         deliveries
     }
@@ -162,9 +266,24 @@ impl Host {
             /// The encoding buffers of this thread's dispatches, reused from one to the next.
             static ENCODINGS: std::cell::Cell<Encodings> = std::cell::Cell::default();
         }
+        let set = self.set.load();
         let mut round = Round::new(ENCODINGS.take());
-        for l in &self.listeners {
-            each(l.deliver(event, &mut round));
+        // Async listeners: one push for all of them, before the sync ones run.
+        let queued = match self.queue.get() {
+            Some(queue) if set.iter().any(|e| e.lane.is_some()) => match self.shut_down.load(Ordering::Acquire) {
+                true => Outcome::Disabled,
+                false => match queue.push(event, &set) {
+                    Ok(()) => Outcome::Queued,
+                    Err(Full) => Outcome::QueueFull,
+                },
+            },
+            _ => Outcome::Queued,
+        };
+        for e in set.iter() {
+            match &e.lane {
+                None => each(e.listener.deliver(event, &mut round)),
+                Some(_) => each(Delivery { listener: e.listener.name().clone(), outcome: queued.clone(), fuel: 0, micros: 0 }),
+            }
         }
         ENCODINGS.set(round.into_encodings());
     }
@@ -174,9 +293,28 @@ impl Host {
         self.dispatch(&Arc::new(event))
     }
 
-    /// Every listener's health and counters, in configuration order.
+    /// Every listener's health and counters, in configuration order, then the listeners
+    /// whose every load failed (`load-failed`). Never waits on a guest.
     pub fn status(&self) -> Vec<ListenerStatus> {
-        self.listeners.iter().map(Listener::status).collect()
+        let set = self.set.load();
+        let errors = self.reload_errors.lock().clone();
+        let mut statuses: Vec<ListenerStatus> = set
+            .iter()
+            .map(|e| {
+                let mut status = e.listener.status();
+                if let (Some(lane), Some(queue)) = (&e.lane, self.queue.get()) {
+                    status.queue_depth = queue.depth(lane);
+                }
+                status.reload_error = errors.get(&status.name).cloned();
+                status
+            })
+            .collect();
+        let configs = self.configs.lock();
+        for (name, error) in errors.iter().filter(|(name, _)| !set.iter().any(|e| &**e.listener.name() == name.as_str())) {
+            let path = configs.iter().find(|c| &c.name() == name).map(|c| c.path.clone()).unwrap_or_default();
+            statuses.push(ListenerStatus::load_failed(name, path, error));
+        }
+        statuses
     }
 
     /// The SET signer (`[signing]`), if a key is configured: its public JWK set is
@@ -198,27 +336,214 @@ impl Host {
 
     /// The listener names, in configuration order.
     pub fn listener_names(&self) -> Vec<String> {
-        self.listeners.iter().map(|l| l.name().to_string()).collect()
+        self.set.load().iter().map(|e| e.listener.name().to_string()).collect()
     }
 
-    /// Call every listener's `shutdown` once, each under its deadline, then let the outbox
+    /// Enable or disable a listener by name. Enabling starts it afresh (a new instance and
+    /// `init`), which also releases it from quarantine or a failed `init`.
+    pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<ListenerStatus, ReloadError> {
+        let _control = self.control.lock();
+        let set = self.set.load();
+        let entry = set.iter().find(|e| &**e.listener.name() == name).ok_or_else(|| ReloadError::UnknownListener(name.to_owned()))?;
+        entry.listener.set_enabled(enabled);
+        tracing::info!(listener = name, enabled, "listener {} by the operator", if enabled { "enabled" } else { "disabled" });
+        Ok(entry.listener.status())
+    }
+
+    /// Load the listener's module again (its file may have changed) and swap the new version
+    /// in; see [`Host::load_listener`].
+    pub fn reload(&self, name: &str) -> Result<ListenerStatus, ReloadError> {
+        let config = self.configs.lock().iter().find(|c| c.name() == name).cloned();
+        let config = config.ok_or_else(|| ReloadError::UnknownListener(name.to_owned()))?;
+        self.load_listener(config)
+    }
+
+    /// Add a listener, or replace the one of the same name, without stopping the others:
+    /// the new version is compiled, checked, instantiated and `init`-ed off the dispatch
+    /// path, and swapped in only when all of that succeeded. Events the old version has
+    /// taken finish there; later events go to the new one; then the old version's
+    /// `shutdown` runs. Anything that fails leaves the old version serving, and the reason
+    /// in the log and in the listener's status (`reload_error`).
+    pub fn load_listener(&self, config: ListenerConfig) -> Result<ListenerStatus, ReloadError> {
+        let control = self.control.lock();
+        if *control {
+            return Err(ReloadError::ShutDown);
+        }
+        let name = config.name();
+        let set = self.set.load_full();
+        let old = set.iter().position(|e| **e.listener.name() == *name);
+        let (counters, version) = match old {
+            Some(i) => (set[i].listener.counters().clone(), set[i].listener.version() + 1),
+            None => (Arc::default(), 1),
+        };
+        let fail = |why: String| {
+            tracing::warn!(listener = %name, "reload failed, {}: {why}", if old.is_some() { "the running version keeps serving" } else { "not loaded" });
+            self.reload_errors.lock().insert(name.clone(), why.clone());
+            Err(ReloadError::Failed { listener: name.clone(), reason: why })
+        };
+        let listener = match self.loader.load(&config, counters, version) {
+            Ok(l) => Arc::new(l),
+            Err(e) => return fail(e.message),
+        };
+        listener.start();
+        let status = listener.status();
+        if let Health::InitFailed(why) = &status.health {
+            return fail(format!("init failed: {why}"));
+        }
+        // The lane (the place in the async queue) carries over when the mode does.
+        let lane = match (old.and_then(|i| set[i].lane.clone()), config.mode) {
+            (Some(lane), Mode::Async) if lane_fits(&lane, config.on_full) => Some(lane),
+            _ => self.entry(listener.clone()).map_err(|e| ReloadError::Failed { listener: name.clone(), reason: e.to_string() })?.lane,
+        };
+        let mut entries = (*set).clone();
+        let retired = match old {
+            Some(i) => Some(std::mem::replace(&mut entries[i], Entry { listener: listener.clone(), lane })),
+            None => {
+                entries.push(Entry { listener: listener.clone(), lane });
+                None
+            }
+        };
+        self.set.store(Arc::new(entries));
+        drop(set);
+        {
+            let mut configs = self.configs.lock();
+            configs.retain(|c| c.name() != name);
+            configs.push(config);
+        }
+        self.reload_errors.lock().remove(&name);
+        tracing::info!(listener = %name, version, sha256 = %listener.sha256(), "listener version swapped in");
+        if let Some(retired) = retired {
+            self.retire(retired, Some(&listener));
+        }
+        drop(control);
+        Ok(listener.status())
+    }
+
+    /// Remove a listener: later events no longer reach it; its queued events are worked
+    /// through, then its `shutdown` runs.
+    pub fn remove_listener(&self, name: &str) -> Result<(), ReloadError> {
+        let _control = self.control.lock();
+        let set = self.set.load_full();
+        let i = set.iter().position(|e| &**e.listener.name() == name).ok_or_else(|| ReloadError::UnknownListener(name.to_owned()))?;
+        if let (Some(lane), Some(queue)) = (&set[i].lane, self.queue.get()) {
+            wait_until(self.drain, || queue.depth(lane) == 0);
+        }
+        let mut entries = (*set).clone();
+        let retired = entries.remove(i);
+        self.set.store(Arc::new(entries));
+        drop(set);
+        self.configs.lock().retain(|c| c.name() != name);
+        self.reload_errors.lock().remove(name);
+        tracing::info!(listener = name, "listener removed");
+        self.retire(retired, None);
+        Ok(())
+    }
+
+    /// Wait until no dispatch uses `retired` any more, then call its `shutdown`.
+    fn retire(&self, retired: Entry, successor: Option<&Arc<Listener>>) {
+        if let (Some(lane), Some(queue)) = (&retired.lane, self.queue.get()) {
+            if !successor.is_some_and(|_| self.set.load().iter().any(|e| e.lane.as_ref().is_some_and(|l| Arc::ptr_eq(l, lane)))) {
+                queue.release(lane);
+            }
+        }
+        let listener = retired.listener;
+        // Dispatches in progress hold the old set (and so this version) until they end;
+        // each is bounded by the deadlines of its listeners.
+        wait_until(Duration::from_secs(30), || Arc::strong_count(&listener) == 1);
+        listener.shutdown();
+        tracing::info!(listener = %listener.name(), version = listener.version(), "old version shut down");
+    }
+
+    /// Stop taking events, let async listeners work through their queue until
+    /// `[dispatch] drain_ms` (the rest is dropped, counted with the reason `shutdown`), call
+    /// every listener's `shutdown` once (each under its deadline), then let the outbox
     /// deliver what is queued within `[outbox] shutdown_ms` and spool the rest. Later events
-    /// are counted as dropped (`disabled`). Also run on drop.
+    /// are counted as dropped (`disabled`). A second call returns when the first has
+    /// finished. Dropping the host without calling it starts it on a thread of its own.
     pub fn shutdown(&self) {
-        if self.shut_down.swap(true, Ordering::SeqCst) {
+        let mut done = self.control.lock();
+        if *done {
             return;
         }
-        for l in &self.listeners {
-            l.shutdown();
+        self.shut_down.store(true, Ordering::Release);
+        if let Some(queue) = self.queue.get() {
+            queue.shutdown(Instant::now() + self.drain);
+        }
+        for e in self.set.load().iter() {
+            e.listener.shutdown();
         }
         if let Some(outbox) = &self.outbox {
             outbox.shutdown();
         }
+        *done = true;
     }
 }
 
+/// Can an existing lane serve a listener with this `on_full`?
+fn lane_fits(lane: &Lane, on_full: crate::config::OnFull) -> bool {
+    lane.on_full() == on_full
+}
+
+/// Poll `done` every millisecond, for at most `limit`.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + limit;
+    while !done() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Why a reload, enable or disable did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("no listener is named {0:?}")]
+    UnknownListener(String),
+    /// The new version could not be loaded or started; the old one keeps serving.
+    #[error("listener {listener:?}: {reason}")]
+    Failed { listener: String, reason: String },
+    #[error("the host is shutting down")]
+    ShutDown,
+}
+
 impl Drop for Host {
+    /// Never on the dropping thread (an issuing thread, perhaps): the shutdown runs on a
+    /// thread of its own, which keeps what it needs alive until it is done.
     fn drop(&mut self) {
-        self.shutdown();
+        if *self.control.lock() {
+            return;
+        }
+        let teardown = Teardown {
+            set: self.set.clone(),
+            queue: self.queue.get().cloned(),
+            outbox: self.outbox.clone(),
+            drain: self.drain,
+            _ticking: self.ticking.take(),
+        };
+        let spawned = std::thread::Builder::new().name("tokenwatch-shutdown".into()).spawn(move || teardown.run());
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the shutdown thread, listeners not shut down: {e}");
+        }
+    }
+}
+
+/// What a dropped host's shutdown needs.
+struct Teardown {
+    set: Set,
+    queue: Option<Arc<Queue>>,
+    outbox: Option<Arc<Outbox>>,
+    drain: Duration,
+    _ticking: Option<Ticking>,
+}
+
+impl Teardown {
+    fn run(self) {
+        if let Some(queue) = &self.queue {
+            queue.shutdown(Instant::now() + self.drain);
+        }
+        for e in self.set.load().iter() {
+            e.listener.shutdown();
+        }
+        if let Some(outbox) = &self.outbox {
+            outbox.shutdown();
+        }
     }
 }

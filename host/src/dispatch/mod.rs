@@ -1,3 +1,4 @@
 //! Dispatch: [`Host`](host::Host), the embedding API, delivers each event to its listeners.
 
 pub mod host;
+pub mod queue;

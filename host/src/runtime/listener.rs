@@ -5,7 +5,9 @@
 //! listener's fields do), behind its own mutex, so it serves one call at a time while other
 //! listeners run in parallel on other threads. A caller waits for the lock at most the
 //! listener's deadline, then counts the event as dropped (`busy`): issuance is never held
-//! longer than the deadlines of the listeners it calls.
+//! longer than the deadlines of the listeners it calls. Health and the last trap sit behind
+//! a second, short lock that is never held during a guest call, so `status` never waits on
+//! a guest.
 
 use crate::runtime::bindings::{v0_1, v0_2};
 use crate::runtime::encoding::{Declared, Encodings, Projections};
@@ -44,6 +46,12 @@ pub enum Outcome {
     Quarantined,
     /// The listener was still busy with another call when this one's deadline passed.
     Busy,
+    /// An async listener: the event is in its queue; the outcome of the call is counted
+    /// when it runs.
+    Queued,
+    /// An async listener with `on_full = "reject"` whose queue is full: the event was not
+    /// taken.
+    QueueFull,
 }
 
 impl Outcome {
@@ -56,6 +64,8 @@ impl Outcome {
             Outcome::Disabled => "disabled",
             Outcome::Quarantined => "quarantined",
             Outcome::Busy => "busy",
+            Outcome::Queued => "queued",
+            Outcome::QueueFull => "queue-full",
         }
     }
 }
@@ -129,6 +139,8 @@ pub struct ListenerSpec {
     pub set_policy: crate::signing::SetPolicy,
     /// The sinks it may publish to.
     pub sinks: Vec<String>,
+    pub mode: crate::config::Mode,
+    pub on_full: crate::config::OnFull,
 }
 
 /// Why a module could not be loaded.
@@ -176,8 +188,8 @@ struct Live {
     typed: Typed,
 }
 
+/// What `status` reads: behind its own lock, never held during a guest call.
 struct Slot {
-    live: Option<Live>,
     health: Health,
     consecutive_traps: u32,
     /// The last trap, as `cause: message`.
@@ -210,19 +222,29 @@ pub(crate) struct Listener {
     shared: Shared,
     pre: InstancePre<State>,
     exports: Exports,
+    /// The instance; held for the whole of a call.
+    live: Mutex<Option<Live>>,
     slot: Mutex<Slot>,
+    /// Shared by every version of the listener (a reload keeps counting).
     counters: Arc<Counters>,
     /// What loading cost: the file's size and the compile time.
     module_bytes: u64,
     compile_ms: u64,
+    /// The SHA-256 of the component file, hex.
+    sha256: String,
+    /// 1 for the first version loaded under this name, then one more per reload.
+    version: u32,
 }
 
 impl Listener {
     /// Load: read, compile, check imports and exports, pre-link. Nothing of the guest runs.
+    /// `counters` and `version` carry on from the version this one replaces, if any.
     pub fn load(
         spec: ListenerSpec,
         shared: Shared,
         linker: &Linker<State>,
+        counters: Arc<Counters>,
+        version: u32,
     ) -> Result<Listener, LoadError> {
         let fail = |message: String| LoadError {
             name: spec.name.clone(),
@@ -245,6 +267,7 @@ impl Listener {
         validate::check_imports(&shared.engine, &component, spec.wasi).map_err(fail)?;
         validate::check_static_limits(&component, &spec.limits).map_err(fail)?;
         let module_bytes = bytes.len() as u64;
+        let sha256 = hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref());
         drop(bytes);
         let handlers = validate::check_exports(linker, &component).map_err(fail)?;
         let pre = linker
@@ -274,16 +297,18 @@ impl Listener {
             shared,
             pre,
             exports,
+            live: Mutex::new(None),
             slot: Mutex::new(Slot {
-                live: None,
                 health,
                 consecutive_traps: 0,
                 last_trap: None,
                 warnings: Vec::new(),
             }),
-            counters: Arc::new(Counters::default()),
+            counters,
             module_bytes,
             compile_ms,
+            sha256,
+            version,
         })
     }
 
@@ -308,11 +333,65 @@ impl Listener {
         }
     }
 
-    /// Instantiate and `init` now, so a listener that cannot start says so at load time.
+    pub fn spec(&self) -> &ListenerSpec {
+        &self.spec
+    }
+
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// Instantiate and `init` now, so a listener that cannot start says so at load time. A
+    /// trap here is not an event's: it is counted as `init_traps`, does not count toward
+    /// quarantine, and leaves the listener `init-trapped` with the trap; the next event tries
+    /// a fresh instance.
     pub fn start(&self) {
-        let mut slot = self.slot.lock();
-        if matches!(slot.health, Health::Starting) {
-            let _ = self.ensure_live(&mut slot);
+        let mut live = self.live.lock();
+        if !matches!(self.slot.lock().health, Health::Starting) {
+            return;
+        }
+        if let Err(trapped) = self.start_live(&mut live) {
+            let cause = TrapCause::of(&trapped.error);
+            let message = trapped.message(cause);
+            self.counters.init_traps.inc();
+            tracing::warn!(listener = %self.name, cause = cause.as_str(), "init trapped, listener not started: {}", escape_control(&message));
+            let mut slot = self.slot.lock();
+            slot.last_trap = Some(format!("init: {cause}: {message}"));
+            slot.health = Health::InitTrapped(format!("{cause}: {message}"));
+        }
+    }
+
+    /// Enable (again) or disable by the operator: an enabled listener starts afresh (a new
+    /// instance and `init`), which also releases it from quarantine or a failed `init`.
+    pub fn set_enabled(&self, enabled: bool) {
+        let mut live = self.live.lock();
+        if let Some(old) = live.take() {
+            drop(live);
+            self.call_shutdown(old);
+            live = self.live.lock();
+        }
+        {
+            let mut slot = self.slot.lock();
+            if matches!(slot.health, Health::ShutDown) {
+                return;
+            }
+            slot.consecutive_traps = 0;
+            slot.health = match enabled {
+                true => Health::Starting,
+                false => Health::Disabled("disabled by the operator".to_owned()),
+            };
+        }
+        drop(live);
+        if enabled {
+            self.start();
         }
     }
 
@@ -329,7 +408,7 @@ impl Listener {
             self.counters.skipped.inc();
             return delivery(Outcome::Skipped, 0, 0);
         }
-        let Some(mut slot) = self.slot.try_lock_for(self.spec.limits.deadline) else {
+        let Some(mut slot) = self.live.try_lock_for(self.spec.limits.deadline) else {
             self.counters.dropped_busy.inc();
             return delivery(Outcome::Busy, 0, 0);
         };
@@ -341,7 +420,7 @@ impl Listener {
             }
             return delivery(outcome, 0, 0);
         }
-        let live = slot.live.as_mut().expect("ensure_live leaves an instance");
+        let live = slot.as_mut().expect("ensure_live leaves an instance");
         let started = round.clock.now();
         let result = call_handler(live, event, &self.spec.limits, &mut round.encodings);
         let micros = round.clock.since(started);
@@ -356,7 +435,7 @@ impl Listener {
         self.counters.micros.add(micros);
         match result {
             Ok(()) => {
-                slot.consecutive_traps = 0;
+                self.slot.lock().consecutive_traps = 0;
                 self.counters.delivered.inc();
                 delivery(Outcome::Ok, fuel, micros)
             }
@@ -367,45 +446,55 @@ impl Listener {
         }
     }
 
-    /// Make sure the slot has a live, enabled instance; otherwise say why not.
-    fn ensure_live(&self, slot: &mut Slot) -> Result<(), Outcome> {
-        match &slot.health {
-            Health::Active | Health::Starting => {}
+    /// Make sure there is a live, enabled instance; otherwise say why not.
+    fn ensure_live(&self, live: &mut Option<Live>) -> Result<(), Outcome> {
+        match &self.slot.lock().health {
+            Health::Active | Health::Starting | Health::InitTrapped(_) => {}
             Health::Quarantined(_) => return Err(Outcome::Quarantined),
-            Health::Disabled(_) | Health::InitFailed(_) | Health::ShutDown => {
+            Health::Disabled(_) | Health::InitFailed(_) | Health::LoadFailed(_) | Health::ShutDown => {
                 return Err(Outcome::Disabled)
             }
         }
-        if slot.live.is_some() {
+        if live.is_some() {
             return Ok(());
         }
+        match self.start_live(live) {
+            Ok(started) => started,
+            Err(trapped) => Err(self.trapped(live, "init", trapped)),
+        }
+    }
+
+    /// Instantiate, `init` and `is-enabled`, and record what came of it; `Err` is a trap,
+    /// for the caller to count.
+    fn start_live(&self, live: &mut Option<Live>) -> Result<Result<(), Outcome>, Trapped> {
         self.counters.instantiations.inc();
-        match self.instantiate() {
-            Ok(Started::Enabled(live)) => {
-                let warnings = self.config_warnings(&live.typed);
+        let started = self.instantiate()?;
+        let mut slot = self.slot.lock();
+        Ok(match started {
+            Started::Enabled(started) => {
+                let warnings = self.config_warnings(&started.typed);
                 if warnings != slot.warnings {
                     for w in &warnings {
                         tracing::warn!(listener = %self.name, "{w}");
                     }
                     slot.warnings = warnings;
                 }
-                slot.live = Some(live);
+                *live = Some(started);
                 slot.health = Health::Active;
                 Ok(())
             }
-            Ok(Started::NotEnabled) => {
+            Started::NotEnabled => {
                 tracing::info!(listener = %self.name, "listener disabled: is-enabled returned false");
                 slot.health = Health::Disabled("is-enabled returned false".to_owned());
                 Err(Outcome::Disabled)
             }
-            Ok(Started::InitFailed(message)) => {
+            Started::InitFailed(message) => {
                 tracing::warn!(listener = %self.name, "init failed, listener disabled: {message}");
                 slot.health = Health::InitFailed(message);
                 self.counters.init_failures.inc();
                 Err(Outcome::Disabled)
             }
-            Err(trapped) => Err(self.trapped(slot, "init", trapped)),
-        }
+        })
     }
 
     /// The properties this listener was given but does not accept (a misspelt key would
@@ -515,19 +604,15 @@ impl Listener {
     }
 
     /// Count a trap, drop the instance, quarantine after too many in a row.
-    fn trapped(&self, slot: &mut Slot, during: &str, trapped: Trapped) -> Outcome {
+    fn trapped(&self, live: &mut Option<Live>, during: &str, trapped: Trapped) -> Outcome {
         let cause = TrapCause::of(&trapped.error);
-        let mut message = trapped.error.root_cause().to_string();
-        // A panicking SDK logs the panic's message (and where) at `error` just before the
-        // trap: that, not "`unreachable` executed", is what the author needs to read.
-        if let (TrapCause::Panic, Some(line)) = (cause, trapped.last_error) {
-            message = line;
-        }
+        let message = trapped.message(cause);
         self.counters.trap(cause);
-        slot.live = None;
+        *live = None;
+        tracing::warn!(listener = %self.name, cause = cause.as_str(), "{during} trapped: {}", escape_control(&message));
+        let mut slot = self.slot.lock();
         slot.consecutive_traps += 1;
         slot.last_trap = Some(format!("{during}: {cause}: {message}"));
-        tracing::warn!(listener = %self.name, cause = cause.as_str(), "{during} trapped: {}", escape_control(&message));
         let max = self.spec.limits.max_consecutive_traps;
         if slot.consecutive_traps >= max {
             let reason = format!("{max} traps in a row, the last: {cause} ({message})");
@@ -537,22 +622,31 @@ impl Listener {
         Outcome::Trap { cause, message }
     }
 
-    /// Call `shutdown` once, under the listener's limits, and drop the instance.
+    /// Call `shutdown` once, under the listener's limits, and drop the instance. Waits for a
+    /// call in progress (bounded by the deadline). A second call does nothing.
     pub fn shutdown(&self) {
-        let mut slot = self.slot.lock();
-        if let Some(mut live) = slot.live.take() {
-            let result = arm(&mut live.store, &self.spec.limits).and_then(|()| match &live.typed {
-                Typed::V0_2 { lifecycle, .. } => lifecycle.call_shutdown(&mut live.store),
-                Typed::V0_1 { lifecycle, .. } => lifecycle.call_shutdown(&mut live.store),
-            });
-            if let Err(error) = result {
-                self.counters.trap(TrapCause::of(&error));
-                tracing::warn!(listener = %self.name, "shutdown trapped: {}", error.root_cause());
-            }
+        let mut live = self.live.lock();
+        let old = live.take();
+        self.slot.lock().health = Health::ShutDown;
+        drop(live);
+        if let Some(old) = old {
+            self.call_shutdown(old);
         }
-        slot.health = Health::ShutDown;
     }
 
+    /// The guest's `shutdown`: a trap in it is counted apart from events (`shutdown_traps`).
+    fn call_shutdown(&self, mut live: Live) {
+        let result = arm(&mut live.store, &self.spec.limits).and_then(|()| match &live.typed {
+            Typed::V0_2 { lifecycle, .. } => lifecycle.call_shutdown(&mut live.store),
+            Typed::V0_1 { lifecycle, .. } => lifecycle.call_shutdown(&mut live.store),
+        });
+        if let Err(error) = result {
+            self.counters.shutdown_traps.inc();
+            tracing::warn!(listener = %self.name, "shutdown trapped: {}", error.root_cause());
+        }
+    }
+
+    /// Health and counters, without waiting for a call in progress.
     pub fn status(&self) -> ListenerStatus {
         let slot = self.slot.lock();
         ListenerStatus {
@@ -570,6 +664,11 @@ impl Listener {
             counters: self.counters.snapshot(),
             module_bytes: self.module_bytes,
             compile_ms: self.compile_ms,
+            module_sha256: self.sha256.clone(),
+            mode: self.spec.mode,
+            version: self.version,
+            queue_depth: 0,
+            reload_error: None,
         }
     }
 }
@@ -585,6 +684,22 @@ enum Started {
 struct Trapped {
     error: wasmtime::Error,
     last_error: Option<String>,
+}
+
+impl Trapped {
+    /// What to tell people: a panicking SDK logs the panic's message (and where) at `error`
+    /// just before the trap, and that, not "`unreachable` executed", is what the author
+    /// needs to read.
+    fn message(self, cause: TrapCause) -> String {
+        match (cause, self.last_error) {
+            (TrapCause::Panic, Some(line)) => line,
+            _ => self.error.root_cause().to_string(),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Arm the limits and call the handler: in 0.2 with the event encoded for the listener's

@@ -19,8 +19,13 @@ pub enum Health {
     Disabled(String),
     /// Gets no events: `init` returned an error (its message).
     InitFailed(String),
-    /// Gets no events after too many traps in a row, until it is reloaded.
+    /// `init` trapped when the listener was started (the trap); the next event tries a
+    /// fresh instance.
+    InitTrapped(String),
+    /// Gets no events after too many traps in a row, until it is reloaded or enabled.
     Quarantined(String),
+    /// No version could be loaded (the module's file, validation or linking failed).
+    LoadFailed(String),
     /// `shutdown` was called.
     ShutDown,
 }
@@ -56,6 +61,13 @@ pub struct Counters {
     traps: [Counter; TrapCause::ALL.len()],
     pub instantiations: Counter,
     pub init_failures: Counter,
+    /// Traps in `init` at start (not an event's: the listener is left `init-failed`).
+    pub init_traps: Counter,
+    /// Traps in `shutdown`.
+    pub shutdown_traps: Counter,
+    /// Async: events dropped from the queue (full, or left at the shutdown deadline).
+    pub dropped_queue_full: Counter,
+    pub dropped_shutdown: Counter,
     pub fuel: Counter,
     pub micros: Counter,
     /// Shared with the log capability of every instance of this listener.
@@ -89,6 +101,10 @@ impl Counters {
                 .collect(),
             instantiations: self.instantiations.get(),
             init_failures: self.init_failures.get(),
+            init_traps: self.init_traps.get(),
+            shutdown_traps: self.shutdown_traps.get(),
+            dropped_queue_full: self.dropped_queue_full.get(),
+            dropped_shutdown: self.dropped_shutdown.get(),
             fuel: self.fuel.get(),
             micros: self.micros.get(),
             logs_dropped: self.logs_dropped.load(Ordering::Relaxed),
@@ -104,8 +120,9 @@ impl Counters {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CounterSnapshot {
     /// Events offered to this listener. Each ends as exactly one of: delivered, skipped,
-    /// dropped (disabled, quarantined, busy) or a trap (of its handler, or of the `init` of
-    /// the fresh instance it needed).
+    /// dropped (disabled, quarantined, busy, queue full, shutdown) or a trap (of its handler,
+    /// or of the `init` of the fresh instance it needed); an async listener's queued events
+    /// (`queued` less those ended) are the rest.
     pub events: u64,
     /// Events whose handler returned.
     pub delivered: u64,
@@ -114,10 +131,16 @@ pub struct CounterSnapshot {
     pub dropped_disabled: u64,
     pub dropped_quarantined: u64,
     pub dropped_busy: u64,
-    /// Traps by cause, in handlers and in `init`/`is-enabled`/`shutdown` (`fuel`, `deadline`, `memory`, `stack`, `panic`, `fault`, `host`).
+    /// Traps by cause, in handlers and in the `init`/`is-enabled` of a fresh instance an event needed (`fuel`, `deadline`, `memory`, `stack`, `panic`, `fault`, `host`).
     pub traps: Vec<(&'static str, u64)>,
     pub instantiations: u64,
     pub init_failures: u64,
+    /// Traps in `init` at start and in `shutdown`: not events', so not in `traps`.
+    pub init_traps: u64,
+    pub shutdown_traps: u64,
+    /// Async listeners: events dropped from the queue.
+    pub dropped_queue_full: u64,
+    pub dropped_shutdown: u64,
     /// Fuel consumed by handler calls.
     pub fuel: u64,
     /// Time spent in handler calls.
@@ -167,6 +190,39 @@ pub struct ListenerStatus {
     /// What loading cost: the component file's size and the time to compile it.
     pub module_bytes: u64,
     pub compile_ms: u64,
+    /// The SHA-256 of the component file, hex.
+    pub module_sha256: String,
+    pub mode: crate::config::Mode,
+    /// 1 for the first version loaded, one more for each reload.
+    pub version: u32,
+    /// Async: events waiting for this listener.
+    pub queue_depth: u64,
+    /// Why the last reload failed (the version shown keeps serving), if it did.
+    pub reload_error: Option<String>,
+}
+
+impl ListenerStatus {
+    /// A listener none of whose versions could be loaded.
+    pub fn load_failed(name: &str, path: PathBuf, reason: &str) -> ListenerStatus {
+        ListenerStatus {
+            name: name.to_owned(),
+            path,
+            health: Health::LoadFailed(reason.to_owned()),
+            handles: Vec::new(),
+            consecutive_traps: 0,
+            last_trap: None,
+            warnings: Vec::new(),
+            contract: "",
+            counters: CounterSnapshot::default(),
+            module_bytes: 0,
+            compile_ms: 0,
+            module_sha256: String::new(),
+            mode: Default::default(),
+            version: 0,
+            queue_depth: 0,
+            reload_error: Some(reason.to_owned()),
+        }
+    }
 }
 
 fn kinds<S: serde::Serializer>(k: &[EventKind], s: S) -> Result<S::Ok, S::Error> {
