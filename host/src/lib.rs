@@ -88,6 +88,9 @@ pub mod imports;
 /// maxima); the embedding API is [`LimitsConfig`] and [`TrapCause`].
 #[doc(hidden)]
 pub mod runtime;
+/// The daemon (`tokenwatch serve`): the hot-load watcher.
+#[doc(hidden)]
+pub mod serve;
 
 pub use config::{Config, ConfigError, ConfigErrorKind, DispatchConfig, ListenerConfig, Mode, OnFull, OutboxConfig, Secret, SinkConfig, SinkType};
 pub use outbox::spool::{DeadLetter, Spool, SpoolError};

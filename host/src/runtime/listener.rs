@@ -267,7 +267,7 @@ impl Listener {
         validate::check_imports(&shared.engine, &component, spec.wasi).map_err(fail)?;
         validate::check_static_limits(&component, &spec.limits).map_err(fail)?;
         let module_bytes = bytes.len() as u64;
-        let sha256 = hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref());
+        let sha256 = sha256_hex(&bytes);
         drop(bytes);
         let handlers = validate::check_exports(linker, &component).map_err(fail)?;
         let pre = linker
@@ -698,8 +698,9 @@ impl Trapped {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A module's SHA-256, in hex: how status, reloads and the artifact cache name a module.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Arm the limits and call the handler: in 0.2 with the event encoded for the listener's

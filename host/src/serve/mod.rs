@@ -1,0 +1,3 @@
+//! `tokenwatch serve`: the daemon's control plane.
+
+pub mod watch;
