@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::event::TokenEvent;
 use crate::imports::{self, log::LogSink, log::TracingSink};
 use crate::runtime::limits::Limits;
+use crate::runtime::cache::ArtifactCache;
 use crate::runtime::engine::{process_engine, Ticking};
 use crate::runtime::encoding::Encodings;
 use crate::imports::metrics::GuestMetrics;
@@ -77,6 +78,7 @@ impl HostBuilder {
             projections: Default::default(),
             outbox: outbox.clone(),
             metrics: metrics.clone(),
+            cache: ArtifactCache::open(&engine, &self.config.cache),
         };
         let linker_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let base = imports::linker(&engine, false).map_err(linker_error)?;

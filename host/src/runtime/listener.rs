@@ -20,6 +20,7 @@ use crate::imports::log::MAX_MESSAGE_BYTES;
 use crate::runtime::limits::{arm, guest_transfer_cap, CallDeadline, GuestLimiter, Limits, TrapCause};
 use crate::text::{escape_control, for_humans};
 use crate::runtime::validate;
+use crate::runtime::cache::Source;
 use crate::runtime::state::{wasi_ctx, State};
 use crate::runtime::status::{Counters, Health, ListenerStatus};
 use parking_lot::Mutex;
@@ -202,6 +203,8 @@ pub(crate) struct Shared {
     pub outbox: Option<Arc<crate::outbox::Outbox>>,
     /// What listeners report through `metrics`.
     pub metrics: Arc<crate::imports::metrics::GuestMetrics>,
+    /// Compiled components: on disk (`[cache]`) and of this host's earlier listeners.
+    pub cache: crate::runtime::cache::ArtifactCache,
 }
 
 pub(crate) struct Listener {
@@ -212,9 +215,11 @@ pub(crate) struct Listener {
     exports: Exports,
     slot: Mutex<Slot>,
     counters: Arc<Counters>,
-    /// What loading cost: the file's size and the compile time.
+    /// What loading cost: the file's size and the compile time (or the time to load it
+    /// from the cache, `from_cache`).
     module_bytes: u64,
     compile_ms: u64,
+    from_cache: bool,
 }
 
 impl Listener {
@@ -233,11 +238,16 @@ impl Listener {
         // Cheap checks of the bytes first: compiling is what costs.
         validate::check_core_instances(&bytes).map_err(fail)?;
         let started = Instant::now();
-        let component = compile(&shared.engine, &bytes).map_err(fail)?;
+        let loaded = shared.cache.load(&bytes, |bytes| compile(&shared.engine, bytes)).map_err(fail)?;
+        let (component, source) = (loaded.component, loaded.source);
         let compile_ms = started.elapsed().as_millis() as u64;
         // Compile time grows with the module and is spent before the listener can serve:
         // say what it cost, loudly when it is long.
-        if compile_ms >= SLOW_COMPILE_MS {
+        if source == Source::Disk {
+            tracing::info!(listener = %spec.name, bytes = bytes.len(), load_ms = compile_ms, "loaded from the artifact cache");
+        } else if source == Source::Memory {
+            tracing::info!(listener = %spec.name, bytes = bytes.len(), "reused the component of an earlier listener with the same module");
+        } else if compile_ms >= SLOW_COMPILE_MS {
             tracing::warn!(listener = %spec.name, bytes = bytes.len(), compile_ms, "slow compile");
         } else {
             tracing::info!(listener = %spec.name, bytes = bytes.len(), compile_ms, "compiled");
@@ -284,6 +294,7 @@ impl Listener {
             counters: Arc::new(Counters::default()),
             module_bytes,
             compile_ms,
+            from_cache: source.from_cache(),
         })
     }
 
@@ -570,6 +581,7 @@ impl Listener {
             counters: self.counters.snapshot(),
             module_bytes: self.module_bytes,
             compile_ms: self.compile_ms,
+            from_cache: self.from_cache,
         }
     }
 }

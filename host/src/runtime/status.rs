@@ -164,9 +164,13 @@ pub struct ListenerStatus {
     /// The contract version the component was built against (`0.2.0`, or `0.1.0`).
     pub contract: &'static str,
     pub counters: CounterSnapshot,
-    /// What loading cost: the component file's size and the time to compile it.
+    /// What loading cost: the component file's size and the time to compile it, or to load
+    /// it from the artifact cache when `from_cache`.
     pub module_bytes: u64,
     pub compile_ms: u64,
+    /// Not compiled at load: read from the artifact cache (verified), or compiled for an
+    /// earlier listener of the same host with the same module.
+    pub from_cache: bool,
 }
 
 fn kinds<S: serde::Serializer>(k: &[EventKind], s: S) -> Result<S::Ok, S::Error> {
