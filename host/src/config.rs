@@ -60,12 +60,12 @@ pub struct CacheConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Where the artifacts are. Default: `$XDG_CACHE_HOME/tokenwatch/artifacts`, else
-    /// `~/.cache/tokenwatch/artifacts`.
+    /// `~/.cache/tokenwatch/artifacts` (with neither variable set, no disk cache).
     #[serde(default)]
     pub dir: Option<PathBuf>,
     /// The installation's secret that authenticates the artifacts (created, mode 0600, when
     /// missing); it must be outside `dir`. Default: `$XDG_STATE_HOME/tokenwatch/cache.key`,
-    /// else `~/.local/state/tokenwatch/cache.key`.
+    /// else `~/.local/state/tokenwatch/cache.key` (with neither variable set, no disk cache).
     #[serde(default)]
     pub key_file: Option<PathBuf>,
 }
@@ -78,19 +78,21 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
-    /// The artifacts' directory: `dir`, else the default.
-    pub fn dir(&self) -> PathBuf {
+    /// The artifacts' directory: `dir`, else the default (`None` without `$XDG_CACHE_HOME`
+    /// and `$HOME`: no place of the user's, and the current directory is not one).
+    pub fn dir(&self) -> Option<PathBuf> {
         match &self.dir {
-            Some(dir) => dir.clone(),
-            None => xdg_dir("XDG_CACHE_HOME", ".cache").join("tokenwatch/artifacts"),
+            Some(dir) => Some(dir.clone()),
+            None => Some(xdg_dir("XDG_CACHE_HOME", ".cache")?.join("tokenwatch/artifacts")),
         }
     }
 
-    /// The secret's file: `key_file`, else the default.
-    pub fn key_file(&self) -> PathBuf {
+    /// The secret's file: `key_file`, else the default (`None` without `$XDG_STATE_HOME`
+    /// and `$HOME`).
+    pub fn key_file(&self) -> Option<PathBuf> {
         match &self.key_file {
-            Some(file) => file.clone(),
-            None => xdg_dir("XDG_STATE_HOME", ".local/state").join("tokenwatch/cache.key"),
+            Some(file) => Some(file.clone()),
+            None => Some(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("tokenwatch/cache.key")),
         }
     }
 
@@ -103,20 +105,20 @@ impl CacheConfig {
         }
         // Only a place the configuration chose (the defaults are checked when the cache opens).
         let chosen = self.dir.is_some() || self.key_file.is_some();
-        if self.enabled && chosen && self.key_file().starts_with(self.dir()) {
+        let inside = matches!((self.key_file(), self.dir()), (Some(key), Some(dir)) if key.starts_with(&dir));
+        if self.enabled && chosen && inside {
             return Err(("key_file", "key_file is inside the cache directory: keep the secret outside `dir`".into()));
         }
         Ok(())
     }
 }
 
-/// `$VAR` if set and absolute (XDG Base Directory), else `~/<under_home>`, else `.`.
-fn xdg_dir(var: &str, under_home: &str) -> PathBuf {
+/// `$VAR` if set and absolute (XDG Base Directory), else `$HOME/<under_home>`.
+fn xdg_dir(var: &str, under_home: &str) -> Option<PathBuf> {
     std::env::var_os(var)
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(under_home)))
-        .unwrap_or_else(|| PathBuf::from("."))
+        .or_else(|| std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(under_home)))
 }
 
 /// `[outbox]`: the durable spool and the shutdown deadline. Used only when there are sinks.

@@ -98,8 +98,9 @@ pub struct ArtifactCache(Arc<Inner>);
 struct Inner {
     engine: Engine,
     fingerprint: Sha256,
-    /// The places, when the disk cache is on.
-    places: Option<(PathBuf, PathBuf)>,
+    /// The directory and the key file, when the disk cache is on (`None` in either: no
+    /// default place for it).
+    places: Option<(Option<PathBuf>, Option<PathBuf>)>,
     /// Opened at the first load (nothing is created for a host without listeners); `None`
     /// when off or unusable.
     disk: OnceLock<Option<Disk>>,
@@ -171,8 +172,11 @@ impl ArtifactCache {
         self.0
             .disk
             .get_or_init(|| {
-                let (dir, key_file) = self.0.places.as_ref()?;
-                Disk::open(dir, key_file, &self.0.fingerprint)
+                let opened = match self.0.places.as_ref()? {
+                    (Some(dir), Some(key_file)) => Disk::open(dir, key_file, &self.0.fingerprint),
+                    _ => Err("no place for it: neither $XDG_CACHE_HOME and $XDG_STATE_HOME nor $HOME is set ([cache] dir and key_file give one)".to_owned()),
+                };
+                opened
                     .inspect_err(|why| tracing::warn!("artifact cache off: {why}; listeners are compiled"))
                     .ok()
             })
@@ -515,7 +519,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let engine = engine(true);
         let config = config(tmp.path());
-        let key = config.key_file();
+        let key = config.key_file().unwrap();
         std::fs::create_dir_all(key.parent().unwrap()).unwrap();
         std::fs::write(&key, "00".repeat(32)).unwrap();
         #[cfg(unix)]
@@ -561,6 +565,6 @@ mod tests {
         let config = CacheConfig { enabled: true, dir: Some(tmp.path().into()), key_file: Some(tmp.path().join("k/cache.key")) };
         let cache = ArtifactCache::open(&engine, &config);
         assert_eq!(cache.load(EMPTY, compile(&engine)).unwrap().source, Source::Compiled);
-        assert!(!config.key_file().exists());
+        assert!(!config.key_file().unwrap().exists());
     }
 }
