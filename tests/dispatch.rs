@@ -12,7 +12,7 @@ fn asynchronous(l: ListenerConfig) -> ListenerConfig {
 
 /// A probe that spins until its deadline on every event (trapping with `deadline`).
 fn slow(name: &str) -> ListenerConfig {
-    asynchronous(probe(name, "loop")).with_limits(LimitsConfig { deadline_ms: Some(20), max_consecutive_traps: Some(1_000_000), ..Default::default() })
+    asynchronous(probe(name, "loop")).with_limits(LimitsConfig { fuel: Some(u64::MAX / 2), deadline_ms: Some(20), max_consecutive_traps: Some(1_000_000), ..Default::default() })
 }
 
 fn with_dispatch(listeners: Vec<ListenerConfig>, dispatch: DispatchConfig) -> (Host, Arc<Recorder>) {

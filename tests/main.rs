@@ -1,6 +1,7 @@
 //! The integration suite and sandbox conformance suite: real components built by
 //! `make guests`, loaded into a real host.
 
+mod cache;
 mod compat;
 mod concurrency;
 mod containment;

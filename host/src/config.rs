@@ -47,6 +47,81 @@ pub struct Config {
     /// The async listeners' shared queue and dispatcher threads (`[dispatch]`).
     #[serde(default)]
     pub dispatch: DispatchConfig,
+    /// The artifact cache of compiled components (`[cache]`).
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// `[cache]`: the artifact cache, compiled components kept on disk (see
+/// `runtime::cache`). A cache that cannot be used never stops a listener from loading: the
+/// host warns and compiles.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `false`: compile every module at every start (identical modules are still compiled
+    /// once per host). Default `true`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Where the artifacts are. Default: `$XDG_CACHE_HOME/tokenwatch/artifacts`, else
+    /// `~/.cache/tokenwatch/artifacts` (with neither variable set, no disk cache).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// The installation's secret that authenticates the artifacts (created, mode 0600, when
+    /// missing); it must be outside `dir`. Default: `$XDG_STATE_HOME/tokenwatch/cache.key`,
+    /// else `~/.local/state/tokenwatch/cache.key` (with neither variable set, no disk cache).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for CacheConfig {
+    /// The cache on, in the default places.
+    fn default() -> Self {
+        CacheConfig { enabled: true, dir: None, key_file: None }
+    }
+}
+
+impl CacheConfig {
+    /// The artifacts' directory: `dir`, else the default (`None` without `$XDG_CACHE_HOME`
+    /// and `$HOME`: no place of the user's, and the current directory is not one).
+    pub fn dir(&self) -> Option<PathBuf> {
+        match &self.dir {
+            Some(dir) => Some(dir.clone()),
+            None => Some(xdg_dir("XDG_CACHE_HOME", ".cache")?.join("tokenwatch/artifacts")),
+        }
+    }
+
+    /// The secret's file: `key_file`, else the default (`None` without `$XDG_STATE_HOME`
+    /// and `$HOME`).
+    pub fn key_file(&self) -> Option<PathBuf> {
+        match &self.key_file {
+            Some(file) => Some(file.clone()),
+            None => Some(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("tokenwatch/cache.key")),
+        }
+    }
+
+    /// Empty paths, and a key file inside the cache directory.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (key, path) in [("dir", &self.dir), ("key_file", &self.key_file)] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err((key, format!("{key} is empty")));
+            }
+        }
+        // Only a place the configuration chose (the defaults are checked when the cache opens).
+        let chosen = self.dir.is_some() || self.key_file.is_some();
+        let inside = matches!((self.key_file(), self.dir()), (Some(key), Some(dir)) if key.starts_with(&dir));
+        if self.enabled && chosen && inside {
+            return Err(("key_file", "key_file is inside the cache directory: keep the secret outside `dir`".into()));
+        }
+        Ok(())
+    }
+}
+
+/// `$VAR` if set and absolute (XDG Base Directory), else `$HOME/<under_home>`.
+fn xdg_dir(var: &str, under_home: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(under_home)))
 }
 
 /// `[dispatch]`: how async listeners (`mode = "async"`) are served.
@@ -1028,6 +1103,11 @@ impl Config {
         if let Some(dir) = config.outbox.spool_dir.as_mut().filter(|p| p.is_relative()) {
             *dir = base.join(&*dir);
         }
+        for path in [&mut config.cache.dir, &mut config.cache.key_file] {
+            if let Some(path) = path.as_mut().filter(|p| p.is_relative() && !p.as_os_str().is_empty()) {
+                *path = base.join(&*path);
+            }
+        }
         config.validate()?;
         Ok(config)
     }
@@ -1041,6 +1121,7 @@ impl Config {
         if let Some(signing) = &self.signing {
             signing.validate().map_err(|m| ConfigError::at(Invalid, "[signing]", m))?;
         }
+        self.cache.validate().map_err(|(key, m)| ConfigError::new(Invalid, Some("[cache]".into()), Some(key), m))?;
         let mut sink_names = std::collections::BTreeSet::new();
         for (i, sink) in self.sinks.iter().enumerate() {
             let place = format!("[[sink]] #{} {:?}", i + 1, sink.name);

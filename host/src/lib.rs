@@ -92,7 +92,7 @@ pub mod runtime;
 #[doc(hidden)]
 pub mod serve;
 
-pub use config::{Config, ConfigError, ConfigErrorKind, DispatchConfig, ListenerConfig, Mode, OnFull, OutboxConfig, Secret, SinkConfig, SinkType};
+pub use config::{CacheConfig, Config, ConfigError, ConfigErrorKind, DispatchConfig, ListenerConfig, Mode, OnFull, OutboxConfig, Secret, SinkConfig, SinkType};
 pub use outbox::spool::{DeadLetter, Spool, SpoolError};
 pub use outbox::{Message, SinkStatus};
 pub use event::{Claims, EventContext, EventError, EventKind, EventLines, Ingress, TokenEvent, MAX_LINE_BYTES};

@@ -165,6 +165,43 @@ fn own_listener(opts: &BenchOptions, path: &Path, empty: &Host, sink: Arc<dyn Lo
     }))
 }
 
+/// The cold load of each guest, `{"<guest>": {"compile_ms", "cached_ms"}}`: the median of
+/// `samples` compilations (a fresh cache without disk each time) against the median of
+/// `samples` loads from the artifact cache (a fresh cache over the same directory each time:
+/// the key file read, the artifact read, verified and deserialized), on the production
+/// engine, with the cache in a temporary directory.
+fn cached_load(guests: &[(&str, &Path)], samples: usize) -> anyhow::Result<Value> {
+    use crate::runtime::cache::{ArtifactCache, Source};
+    let (engine, _ticking) = crate::runtime::engine::process_engine(true).map_err(anyhow::Error::msg)?;
+    let tmp = tempfile::tempdir()?;
+    let config = crate::config::CacheConfig {
+        enabled: true,
+        dir: Some(tmp.path().join("artifacts")),
+        key_file: Some(tmp.path().join("cache.key")),
+    };
+    let compile = |bytes: &[u8]| wasmtime::component::Component::new(&engine, bytes).map_err(|e| format!("{e:#}"));
+    let ms = |cache: ArtifactCache, bytes: &[u8], expected: Source| -> anyhow::Result<f64> {
+        let start = Instant::now();
+        let loaded = cache.load(bytes, compile).map_err(anyhow::Error::msg)?;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(loaded.source == expected, "a load from the artifact cache came from {:?}", loaded.source);
+        Ok(ms)
+    };
+    let mut loads = Map::new();
+    for (name, path) in guests {
+        let bytes = std::fs::read(path)?;
+        // Written once, not timed.
+        ms(ArtifactCache::open(&engine, &config), &bytes, Source::Compiled)?;
+        let (mut compiled, mut cached) = (vec![], vec![]);
+        for _ in 0..samples {
+            compiled.push(ms(ArtifactCache::in_memory(&engine), &bytes, Source::Compiled)?);
+            cached.push(ms(ArtifactCache::open(&engine, &config), &bytes, Source::Disk)?);
+        }
+        loads.insert(name.to_string(), json!({"compile_ms": round2(median(compiled)), "cached_ms": round2(median(cached))}));
+    }
+    Ok(Value::Object(loads))
+}
+
 fn guest(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     let p = dir.join(format!("{name}.wasm"));
     anyhow::ensure!(p.exists(), "{} is missing: run `make guests`", p.display());
@@ -344,6 +381,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
     // Reported once, at the top level with the other targets.
     let speedup = signing.as_object_mut().and_then(|s| s.remove("rs256_speedup_vs_jsonwebtoken"));
     let outbox = crate::outbox::bench::run()?;
+    let cached_load_ms = cached_load(&[("sign-in-audit", &audit), ("metering", &metering), ("probe", &probe)], opts.rounds.clamp(1, 5))?;
     let publish_median = outbox["publish_ns"].as_object().map_or(0.0, |cases| cases.values().filter_map(|c| c["median"].as_f64()).fold(0.0, f64::max));
     let guest_ratio = round2(guest_ns / native);
     let empty_ratio = round2(empty_ns / native);
@@ -386,6 +424,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         "events_per_second": events_per_second,
         "publish_ns": outbox["publish_ns"],
         "file_messages_per_second": outbox["file_messages_per_second"],
+        "cached_load_ms": cached_load_ms,
         "targets": {
             "publish_ns": target(publish_median, Some(1000.0), None),
             "ratio_rust_guest_vs_native": target(guest_ratio, Some(3.0), None),
@@ -440,6 +479,11 @@ pub fn render(doc: &Value) -> String {
         }
     }
     line(&mut s, "file sink, delivered", format!("{} messages/s", doc["file_messages_per_second"]));
+    if let Some(guests) = doc["cached_load_ms"].as_object() {
+        for (guest, ms) in guests {
+            line(&mut s, &format!("load {guest}"), format!("{} ms compiled, {} ms from the cache", ms["compile_ms"], ms["cached_ms"]));
+        }
+    }
     line(&mut s, "publish, slowest sink's median", verdict("publish_ns"));
     for a in ["rs256", "ps256", "es256", "eddsa", "jsonwebtoken_rs256"] {
         line(&mut s, &format!("SET signatures/s, {a}"), format!("{}", doc["signing"][a]["signatures_per_sec"]));

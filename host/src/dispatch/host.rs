@@ -6,6 +6,7 @@ use crate::config::{Config, ListenerConfig, Mode};
 use crate::event::TokenEvent;
 use crate::imports::{self, log::LogSink, log::TracingSink};
 use crate::runtime::limits::Limits;
+use crate::runtime::cache::ArtifactCache;
 use crate::runtime::engine::{process_engine, Ticking};
 use crate::runtime::encoding::Encodings;
 use crate::imports::metrics::GuestMetrics;
@@ -84,6 +85,7 @@ impl HostBuilder {
             projections: Default::default(),
             outbox: outbox.clone(),
             metrics: metrics.clone(),
+            cache: ArtifactCache::open(&engine, &self.config.cache),
         };
         let linker_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let base = imports::linker(&engine, false).map_err(linker_error)?;

@@ -22,6 +22,7 @@ use crate::imports::log::MAX_MESSAGE_BYTES;
 use crate::runtime::limits::{arm, guest_transfer_cap, CallDeadline, GuestLimiter, Limits, TrapCause};
 use crate::text::{escape_control, for_humans};
 use crate::runtime::validate;
+use crate::runtime::cache::Source;
 use crate::runtime::state::{wasi_ctx, State};
 use crate::runtime::status::{Counters, Health, ListenerStatus};
 use parking_lot::Mutex;
@@ -214,6 +215,8 @@ pub(crate) struct Shared {
     pub outbox: Option<Arc<crate::outbox::Outbox>>,
     /// What listeners report through `metrics`.
     pub metrics: Arc<crate::imports::metrics::GuestMetrics>,
+    /// Compiled components: on disk (`[cache]`) and of this host's earlier listeners.
+    pub cache: crate::runtime::cache::ArtifactCache,
 }
 
 pub(crate) struct Listener {
@@ -227,13 +230,15 @@ pub(crate) struct Listener {
     slot: Mutex<Slot>,
     /// Shared by every version of the listener (a reload keeps counting).
     counters: Arc<Counters>,
-    /// What loading cost: the file's size and the compile time.
+    /// What loading cost: the file's size and the compile time (or the time to load it
+    /// from the cache, `from_cache`).
     module_bytes: u64,
     compile_ms: u64,
     /// The SHA-256 of the component file, hex.
     sha256: String,
     /// 1 for the first version loaded under this name, then one more per reload.
     version: u32,
+    from_cache: bool,
 }
 
 impl Listener {
@@ -255,11 +260,16 @@ impl Listener {
         // Cheap checks of the bytes first: compiling is what costs.
         validate::check_core_instances(&bytes).map_err(fail)?;
         let started = Instant::now();
-        let component = compile(&shared.engine, &bytes).map_err(fail)?;
+        let loaded = shared.cache.load(&bytes, |bytes| compile(&shared.engine, bytes)).map_err(fail)?;
+        let (component, source) = (loaded.component, loaded.source);
         let compile_ms = started.elapsed().as_millis() as u64;
         // Compile time grows with the module and is spent before the listener can serve:
         // say what it cost, loudly when it is long.
-        if compile_ms >= SLOW_COMPILE_MS {
+        if source == Source::Disk {
+            tracing::info!(listener = %spec.name, bytes = bytes.len(), load_ms = compile_ms, "loaded from the artifact cache");
+        } else if source == Source::Memory {
+            tracing::info!(listener = %spec.name, bytes = bytes.len(), "reused the component of an earlier listener with the same module");
+        } else if compile_ms >= SLOW_COMPILE_MS {
             tracing::warn!(listener = %spec.name, bytes = bytes.len(), compile_ms, "slow compile");
         } else {
             tracing::info!(listener = %spec.name, bytes = bytes.len(), compile_ms, "compiled");
@@ -309,6 +319,7 @@ impl Listener {
             compile_ms,
             sha256,
             version,
+            from_cache: source.from_cache(),
         })
     }
 
@@ -669,6 +680,7 @@ impl Listener {
             version: self.version,
             queue_depth: 0,
             reload_error: None,
+            from_cache: self.from_cache,
         }
     }
 }

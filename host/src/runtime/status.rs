@@ -187,7 +187,8 @@ pub struct ListenerStatus {
     /// The contract version the component was built against (`0.2.0`, or `0.1.0`).
     pub contract: &'static str,
     pub counters: CounterSnapshot,
-    /// What loading cost: the component file's size and the time to compile it.
+    /// What loading cost: the component file's size and the time to compile it, or to load
+    /// it from the artifact cache when `from_cache`.
     pub module_bytes: u64,
     pub compile_ms: u64,
     /// The SHA-256 of the component file, hex.
@@ -199,6 +200,9 @@ pub struct ListenerStatus {
     pub queue_depth: u64,
     /// Why the last reload failed (the version shown keeps serving), if it did.
     pub reload_error: Option<String>,
+    /// Not compiled at load: read from the artifact cache (verified), or compiled for an
+    /// earlier listener of the same host with the same module.
+    pub from_cache: bool,
 }
 
 impl ListenerStatus {
@@ -221,6 +225,7 @@ impl ListenerStatus {
             version: 0,
             queue_depth: 0,
             reload_error: Some(reason.to_owned()),
+            from_cache: false,
         }
     }
 }
