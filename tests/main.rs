@@ -8,6 +8,7 @@ mod containment;
 mod declaration;
 mod dispatch;
 mod guest_strings;
+mod hot_load;
 mod http_push;
 mod limits;
 mod lifecycle;

@@ -1,0 +1,61 @@
+//! Hot-loading through the listeners folder: a module dropped in is loaded, a changed one is
+//! swapped in, a broken one leaves the old version serving, a removed one is unloaded.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokenwatch::serve::watch::{FolderWatch, Template};
+use tokenwatch::{Config, Health, Host, ListenerConfig, ListenerStatus, Outcome};
+use tokenwatch_tests::*;
+
+/// Wait (at most 20 s) until `f` holds of the status of `name`.
+fn until(host: &Host, name: &str, what: &str, f: impl Fn(Option<&ListenerStatus>) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = host.status();
+        let s = status.iter().find(|s| s.name == name);
+        if f(s) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {s:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Write `bytes` elsewhere and rename them into `to` (the atomic way to deploy).
+fn deploy(bytes: &[u8], to: &Path) {
+    let staging = to.with_extension("part");
+    std::fs::write(&staging, bytes).unwrap();
+    std::fs::rename(staging, to).unwrap();
+}
+
+#[test]
+fn the_listeners_folder_is_hot_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(Host::builder(Config::default()).log_sink(Recorder::new()).build().unwrap());
+    let template: Template = Arc::new(|path: &Path| ListenerConfig::new(path).with_property("mode", "record"));
+    let _watch = FolderWatch::start(host.clone(), dir.path(), template).unwrap();
+    let module = dir.path().join("p.wasm");
+    let probe = std::fs::read(guest("probe")).unwrap();
+
+    deploy(&probe, &module);
+    until(&host, "p", "a new module is loaded", |s| s.is_some_and(|s| s.health == Health::Active && s.version == 1));
+    assert_eq!(host.dispatch(&id_token("alice"))[0].outcome, Outcome::Ok);
+
+    // A half-written module (a truncated file) is refused; the old version keeps serving.
+    std::fs::write(&module, &probe[..probe.len() / 2]).unwrap();
+    until(&host, "p", "a broken module is refused", |s| s.is_some_and(|s| s.reload_error.is_some()));
+    let s = host.status().into_iter().find(|s| s.name == "p").unwrap();
+    assert_eq!((s.version, s.health), (1, Health::Active));
+    assert_eq!(host.dispatch(&id_token("bob"))[0].outcome, Outcome::Ok);
+
+    // A different module under the same name is swapped in.
+    deploy(&std::fs::read(guest("sign-in-audit")).unwrap(), &module);
+    until(&host, "p", "a changed module is swapped in", |s| s.is_some_and(|s| s.version == 2 && s.reload_error.is_none()));
+    assert_eq!(host.dispatch(&id_token("carol"))[0].outcome, Outcome::Ok);
+
+    std::fs::remove_file(&module).unwrap();
+    until(&host, "p", "a removed module is unloaded", |s| s.is_none());
+    assert!(host.dispatch(&id_token("dave")).is_empty());
+    host.shutdown();
+}
