@@ -381,6 +381,9 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
     // Reported once, at the top level with the other targets.
     let speedup = signing.as_object_mut().and_then(|s| s.remove("rs256_speedup_vs_jsonwebtoken"));
     let outbox = crate::outbox::bench::run()?;
+    let async_dispatch = crate::dispatch::bench::async_dispatch_ns(&audit, &ids, sink.clone())?;
+    let hot_swap = crate::dispatch::bench::hot_swap_ms(&audit, &metering, opts.rounds.clamp(3, 9), sink.clone())?;
+    let async_worst = |key: &str| async_dispatch.as_object().map_or(0.0, |c| c.values().filter_map(|v| v[key].as_f64()).fold(0.0, f64::max));
     let cached_load_ms = cached_load(&[("sign-in-audit", &audit), ("metering", &metering), ("probe", &probe)], opts.rounds.clamp(1, 5))?;
     let publish_median = outbox["publish_ns"].as_object().map_or(0.0, |cases| cases.values().filter_map(|c| c["median"].as_f64()).fold(0.0, f64::max));
     let guest_ratio = round2(guest_ns / native);
@@ -425,7 +428,11 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         "publish_ns": outbox["publish_ns"],
         "file_messages_per_second": outbox["file_messages_per_second"],
         "cached_load_ms": cached_load_ms,
+        "async_dispatch_ns": async_dispatch,
+        "hot_swap_ms": hot_swap,
         "targets": {
+            "async_dispatch_ns_median": target(async_worst("median"), Some(500.0), None),
+            "async_dispatch_ns_p99": target(async_worst("p99"), Some(5000.0), None),
             "publish_ns": target(publish_median, Some(1000.0), None),
             "ratio_rust_guest_vs_native": target(guest_ratio, Some(3.0), None),
             "ratio_empty_guest_vs_native": target(empty_ratio, Some(0.4), None),
