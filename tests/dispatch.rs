@@ -264,3 +264,25 @@ fn a_sync_listener_swapped_20_times_under_load_counts_every_event_once() {
 fn an_async_listener_swapped_20_times_under_load_counts_every_event_once() {
     swaps_under_load(Mode::Async);
 }
+
+#[test]
+fn a_log_sink_that_reads_the_status_does_not_deadlock() {
+    /// Reads the host's status on every guest log line.
+    #[derive(Default)]
+    struct Curious(std::sync::OnceLock<std::sync::Weak<Host>>, AtomicU64);
+    impl tokenwatch::LogSink for Curious {
+        fn log(&self, _: &str, _: tokenwatch::LogLevel, _: &str) {
+            if let Some(host) = self.0.get().and_then(std::sync::Weak::upgrade) {
+                let statuses = host.status();
+                self.1.fetch_add(statuses.len() as u64, Ordering::Relaxed);
+            }
+        }
+    }
+    let sink = Arc::new(Curious::default());
+    let host = Arc::new(Host::builder(Config::default().with_listener(probe("p", "record"))).log_sink(sink.clone()).build().unwrap());
+    sink.0.set(Arc::downgrade(&host)).unwrap();
+    // The probe logs one line per event, from inside its call.
+    assert_eq!(host.dispatch(&id_token("alice"))[0].outcome, Outcome::Ok);
+    assert_eq!(sink.1.load(Ordering::Relaxed), 1, "the sink read the status from inside the guest's call");
+    host.shutdown();
+}

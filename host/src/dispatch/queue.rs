@@ -210,7 +210,7 @@ impl Queue {
                     }
                     // A round per event: its encodings are of one event.
                     round = Round::new(round.into_encodings());
-                    entry.listener.deliver(&event, &mut round);
+                    entry.listener.call(&event, &mut round);
                     worked = true;
                 }
             }

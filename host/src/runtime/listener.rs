@@ -408,12 +408,14 @@ impl Listener {
 
     /// Deliver one event: the dispatch path.
     pub fn deliver(&self, event: &Arc<TokenEvent>, round: &mut Round) -> Delivery {
-        let delivery = |outcome, fuel, micros| Delivery {
-            listener: self.name.clone(),
-            outcome,
-            fuel,
-            micros,
-        };
+        let (outcome, fuel, micros) = self.call(event, round);
+        Delivery { listener: self.name.clone(), outcome, fuel, micros }
+    }
+
+    /// [`Listener::deliver`] without the `Delivery` (an async dispatcher has no one to tell,
+    /// and cloning the name would share its cache line with the issuing threads).
+    pub fn call(&self, event: &Arc<TokenEvent>, round: &mut Round) -> (Outcome, u64, u64) {
+        let delivery = |outcome, fuel, micros| (outcome, fuel, micros);
         self.counters.events.inc();
         if !self.handles(event.kind) {
             self.counters.skipped.inc();
