@@ -50,6 +50,13 @@ pub struct Config {
     /// The artifact cache of compiled components (`[cache]`).
     #[serde(default)]
     pub cache: CacheConfig,
+    /// The HTTP API of `tokenwatch serve` (`[http]`): address, body limit, request timeout,
+    /// admin token. Only `serve` reads it.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// `tokenwatch serve` itself (`[serve]`): a directory of listeners, the drain deadline.
+    #[serde(default)]
+    pub serve: ServeConfig,
 }
 
 /// `[cache]`: the artifact cache, compiled components kept on disk (see
@@ -123,6 +130,125 @@ fn xdg_dir(var: &str, under_home: &str) -> Option<PathBuf> {
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(under_home)))
 }
+
+/// `[http]`: the HTTP API of `tokenwatch serve`. Every key optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// The address to listen on, `IP:PORT` (`[::1]:8720` for IPv6; port 0 picks a free one).
+    /// Default `127.0.0.1:8720`: only this machine can connect.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// The largest request body accepted, in bytes; a larger one is answered 413 without
+    /// dispatching any of it. Default 4 MiB (four real batches of a thousand events; a body
+    /// is held in memory while it is parsed). 1 to 256 MiB.
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
+    /// How long one request may take, reading its body and running the listeners included;
+    /// past it the answer is 503. Default 30 000, 1 to 3 600 000.
+    #[serde(default)]
+    pub request_timeout_ms: Option<u64>,
+    /// A file holding the admin API's bearer token (surrounding whitespace trimmed; empty
+    /// is an error at start). Relative to the config file. At most one of this and
+    /// `admin_token_env`; without either, the admin API refuses every request (403).
+    #[serde(default)]
+    pub admin_token_file: Option<PathBuf>,
+    /// The name of an environment variable holding the admin API's bearer token, read at
+    /// start (unset or empty is an error then).
+    #[serde(default)]
+    pub admin_token_env: Option<String>,
+}
+
+/// `[http] address` when the config does not set it.
+pub const DEFAULT_HTTP_ADDRESS: &str = "127.0.0.1:8720";
+
+impl HttpConfig {
+    /// The largest body a `max_body_bytes` may allow: bodies are held in memory.
+    pub const MAX_BODY_BYTES_LIMIT: u64 = 256 << 20;
+    /// The longest `request_timeout_ms`: an hour.
+    pub const MAX_REQUEST_TIMEOUT_MS: u64 = 3_600_000;
+
+    /// `address`, parsed (the default when unset). Validation has checked it.
+    pub fn address(&self) -> Result<std::net::SocketAddr, String> {
+        let text = self.address.as_deref().unwrap_or(DEFAULT_HTTP_ADDRESS);
+        text.parse().map_err(|_| {
+            format!("address = {:?} is not IP:PORT (for example 127.0.0.1:8720, 0.0.0.0:8720 or [::1]:8720)", crate::text::for_humans(text, 200))
+        })
+    }
+
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes.unwrap_or(4 << 20) as usize
+    }
+
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.request_timeout_ms.unwrap_or(30_000))
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        self.address().map_err(|m| ("address", m))?;
+        match self.max_body_bytes {
+            Some(0) => return Err(("max_body_bytes", "max_body_bytes must be at least 1".into())),
+            Some(n) if n > Self::MAX_BODY_BYTES_LIMIT => {
+                return Err(("max_body_bytes", format!("max_body_bytes = {n} is over the maximum of {} (bodies are held in memory)", Self::MAX_BODY_BYTES_LIMIT)))
+            }
+            _ => {}
+        }
+        match self.request_timeout_ms {
+            Some(0) => return Err(("request_timeout_ms", "request_timeout_ms must be at least 1".into())),
+            Some(ms) if ms > Self::MAX_REQUEST_TIMEOUT_MS => {
+                return Err(("request_timeout_ms", format!("request_timeout_ms = {ms} is over the maximum of {}", Self::MAX_REQUEST_TIMEOUT_MS)))
+            }
+            _ => {}
+        }
+        if self.admin_token_file.is_some() && self.admin_token_env.is_some() {
+            return Err(("admin_token_env", "give `admin_token_file` or `admin_token_env`, not both".into()));
+        }
+        if self.admin_token_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(("admin_token_file", "admin_token_file is empty".into()));
+        }
+        if let Some(var) = &self.admin_token_env {
+            if var.is_empty() || var.contains(['=', '\0']) {
+                return Err(("admin_token_env", format!("admin_token_env = {var:?} is not an environment variable name")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[serve]`: what `tokenwatch serve` loads and how long it drains. Every key optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Every `*.wasm` file in this directory becomes a listener named after its file stem,
+    /// called after the `[[listener]]` tables (in file name order). Relative to the config
+    /// file. A name that a `[[listener]]` already has is an error naming both.
+    #[serde(default)]
+    pub listeners_dir: Option<PathBuf>,
+    /// How long the drain at shutdown may take: requests already running their listeners
+    /// finish, new event requests get 503. Past it the listeners are shut down anyway.
+    /// Default 10 000, at most 600 000.
+    #[serde(default)]
+    pub shutdown_ms: Option<u64>,
+}
+
+impl ServeConfig {
+    pub const MAX_SHUTDOWN_MS: u64 = 600_000;
+
+    pub fn shutdown_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.shutdown_ms.unwrap_or(10_000))
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.listeners_dir.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(("listeners_dir", "listeners_dir is empty".into()));
+        }
+        match self.shutdown_ms {
+            Some(ms) if ms > Self::MAX_SHUTDOWN_MS => Err(("shutdown_ms", format!("shutdown_ms = {ms} is over the maximum of {}", Self::MAX_SHUTDOWN_MS))),
+            _ => Ok(()),
+        }
+    }
+}
+
 
 /// `[dispatch]`: how async listeners (`mode = "async"`) are served.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -1103,7 +1229,7 @@ impl Config {
         if let Some(dir) = config.outbox.spool_dir.as_mut().filter(|p| p.is_relative()) {
             *dir = base.join(&*dir);
         }
-        for path in [&mut config.cache.dir, &mut config.cache.key_file] {
+        for path in [&mut config.cache.dir, &mut config.cache.key_file, &mut config.http.admin_token_file, &mut config.serve.listeners_dir] {
             if let Some(path) = path.as_mut().filter(|p| p.is_relative() && !p.as_os_str().is_empty()) {
                 *path = base.join(&*path);
             }
@@ -1122,6 +1248,8 @@ impl Config {
             signing.validate().map_err(|m| ConfigError::at(Invalid, "[signing]", m))?;
         }
         self.cache.validate().map_err(|(key, m)| ConfigError::new(Invalid, Some("[cache]".into()), Some(key), m))?;
+        self.http.validate().map_err(|(key, m)| ConfigError::new(Invalid, Some("[http]".into()), Some(key), m))?;
+        self.serve.validate().map_err(|(key, m)| ConfigError::new(Invalid, Some("[serve]".into()), Some(key), m))?;
         let mut sink_names = std::collections::BTreeSet::new();
         for (i, sink) in self.sinks.iter().enumerate() {
             let place = format!("[[sink]] #{} {:?}", i + 1, sink.name);
@@ -1232,6 +1360,40 @@ impl Config {
             }
             None => Err(self.unknown_listener(format!("--wasi {name:?}"), name)),
         }
+    }
+
+    /// Add every `*.wasm` file in `dir` as a listener named after its file stem, in file
+    /// name order, after the listeners already configured (`[serve] listeners_dir`, or
+    /// `tokenwatch serve --listeners`). `place` names where `dir` came from, for errors. A
+    /// name an earlier listener has is an error naming both files.
+    pub fn add_listeners_dir(&mut self, dir: &Path, place: &str) -> Result<(), ConfigError> {
+        let error = |kind, message: String| ConfigError::new(kind, Some(place.to_owned()), Some("listeners_dir"), message);
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| error(ConfigErrorKind::Invalid, format!("cannot read the directory {}: {e}", dir.display())))?;
+        let mut found = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| error(ConfigErrorKind::Invalid, format!("cannot read the directory {}: {e}", dir.display())))?.path();
+            if path.extension().is_some_and(|x| x == "wasm") && path.is_file() {
+                found.push(path);
+            }
+        }
+        found.sort();
+        for path in found {
+            let listener = ListenerConfig::new(path);
+            let name = listener.name();
+            if let Some(other) = self.listeners.iter().find(|l| l.name() == name) {
+                return Err(error(
+                    ConfigErrorKind::DuplicateName,
+                    format!(
+                        "{} would be the listener {name:?}, which {} already is: rename the file or give that listener another `name`",
+                        listener.path.display(),
+                        other.path.display()
+                    ),
+                ));
+            }
+            self.listeners.push(listener);
+        }
+        Ok(())
     }
 }
 
@@ -1374,6 +1536,56 @@ mod tests {
         let err = c.grant_wasi("c").unwrap_err();
         assert_eq!(err.kind(), UnknownListener);
         assert_eq!(err.to_string(), r#"--wasi "c": no listener named "c" (listeners: a, b)"#);
+    }
+
+    #[test]
+    fn http_and_serve_tables_have_defaults_resolve_paths_and_name_bad_keys() {
+        let c = Config::from_toml("", Path::new("/etc/tw")).unwrap();
+        assert_eq!(c.http.address().unwrap(), "127.0.0.1:8720".parse().unwrap());
+        assert_eq!((c.http.max_body_bytes(), c.http.request_timeout().as_millis()), (4 << 20, 30_000));
+        assert_eq!(c.serve.shutdown_deadline().as_millis(), 10_000);
+        let c = Config::from_toml(
+            "[http]\naddress = \"[::1]:0\"\nmax_body_bytes = 10\nrequest_timeout_ms = 5\nadmin_token_file = \"token\"\n[serve]\nlisteners_dir = \"listeners\"\nshutdown_ms = 0\n",
+            Path::new("/etc/tw"),
+        )
+        .unwrap();
+        assert_eq!(c.http.address().unwrap(), "[::1]:0".parse().unwrap());
+        assert_eq!(c.http.admin_token_file.as_deref(), Some(Path::new("/etc/tw/token")));
+        assert_eq!(c.serve.listeners_dir.as_deref(), Some(Path::new("/etc/tw/listeners")));
+        for (toml, place, key, why) in [
+            ("[http]\naddress = \"localhost:80\"\n", "[http]", "address", "is not IP:PORT"),
+            ("[http]\nmax_body_bytes = 0\n", "[http]", "max_body_bytes", "at least 1"),
+            ("[http]\nmax_body_bytes = 300000000\n", "[http]", "max_body_bytes", "over the maximum of 268435456"),
+            ("[http]\nrequest_timeout_ms = 0\n", "[http]", "request_timeout_ms", "at least 1"),
+            ("[http]\nadmin_token_file = \"t\"\nadmin_token_env = \"T\"\n", "[http]", "admin_token_env", "not both"),
+            ("[http]\nadmin_token_env = \"A=B\"\n", "[http]", "admin_token_env", "not an environment variable name"),
+            ("[serve]\nshutdown_ms = 600001\n", "[serve]", "shutdown_ms", "over the maximum of 600000"),
+        ] {
+            let e = Config::from_toml(toml, Path::new(".")).unwrap_err();
+            assert_eq!((e.kind(), e.place(), e.key()), (Invalid, Some(place), Some(key)), "{toml}: {e}");
+            assert!(e.message().contains(why), "{toml}: {e}");
+        }
+        let e = Config::from_toml("[http]\nport = 80\n", Path::new(".")).unwrap_err();
+        assert_eq!((e.kind(), e.place(), e.key()), (Syntax, Some("[http]"), Some("port")));
+    }
+
+    #[test]
+    fn a_listeners_dir_adds_its_wasm_files_in_order_and_refuses_a_name_clash() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["b.wasm", "a.wasm", "notes.txt", "c.wasm.bak"] {
+            std::fs::write(dir.path().join(f), b"").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("d.wasm")).unwrap();
+        let mut c = Config::new().with_listener(ListenerConfig::new("/x/first.wasm"));
+        c.add_listeners_dir(dir.path(), "--listeners").unwrap();
+        assert_eq!(c.listeners.iter().map(ListenerConfig::name).collect::<Vec<_>>(), ["first", "a", "b"]);
+        let mut c = Config::new().with_listener(ListenerConfig::new("/x/other.wasm").with_name("b"));
+        let e = c.add_listeners_dir(dir.path(), "--listeners").unwrap_err();
+        assert_eq!((e.kind(), e.place()), (DuplicateName, Some("--listeners")));
+        assert!(e.message().contains(&dir.path().join("b.wasm").display().to_string()) && e.message().contains("/x/other.wasm"), "{e}");
+        let e = Config::new().add_listeners_dir(&dir.path().join("none"), "[serve]").unwrap_err();
+        assert_eq!((e.kind(), e.place(), e.key()), (Invalid, Some("[serve]"), Some("listeners_dir")));
+        assert!(e.message().starts_with("cannot read the directory"), "{e}");
     }
 
     #[test]

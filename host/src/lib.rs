@@ -84,15 +84,16 @@ pub mod event;
 /// embedding API is [`LogSink`] and [`LogLevel`].
 #[doc(hidden)]
 pub mod imports;
+/// `tokenwatch serve`: the HTTP API over a `Host` and the hot-load watcher. For the command
+/// and the tests only.
+#[doc(hidden)]
+pub mod serve;
 /// The listener runtime (engine, limits, listener, state). Public for the tests (limit
 /// maxima); the embedding API is [`LimitsConfig`] and [`TrapCause`].
 #[doc(hidden)]
 pub mod runtime;
-/// The daemon (`tokenwatch serve`): the hot-load watcher.
-#[doc(hidden)]
-pub mod serve;
 
-pub use config::{CacheConfig, Config, ConfigError, ConfigErrorKind, DispatchConfig, ListenerConfig, Mode, OnFull, OutboxConfig, Secret, SinkConfig, SinkType};
+pub use config::{CacheConfig, Config, ConfigError, ConfigErrorKind, DispatchConfig, HttpConfig, ListenerConfig, Mode, OnFull, OutboxConfig, Secret, ServeConfig, SinkConfig, SinkType};
 pub use outbox::spool::{DeadLetter, Spool, SpoolError};
 pub use outbox::{Message, SinkStatus};
 pub use event::{Claims, EventContext, EventError, EventKind, EventLines, Ingress, TokenEvent, MAX_LINE_BYTES};

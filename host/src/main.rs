@@ -65,6 +65,25 @@ enum Command {
         /// The events file; `-` or nothing reads standard input.
         events: Option<PathBuf>,
     },
+    /// Serve the HTTP API: events in, listeners' status, metrics, health, the JWK set.
+    /// Runs until SIGTERM or SIGINT, then drains and shuts the listeners down.
+    Serve {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The address to listen on, IP:PORT, overriding `[http] address` (default
+        /// 127.0.0.1:8720; port 0 picks a free one).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Every *.wasm file in DIR becomes a listener named after its file, overriding
+        /// `[serve] listeners_dir`.
+        #[arg(long = "listeners", value_name = "DIR")]
+        listeners_dir: Option<PathBuf>,
+        /// The admin API's bearer token is in FILE, overriding `[http] admin_token_file` and
+        /// `admin_token_env`.
+        #[arg(long, value_name = "FILE")]
+        admin_token_file: Option<PathBuf>,
+    },
     /// The outbox's dead letters: messages a sink rejected for good.
     Outbox {
         #[command(subcommand)]
@@ -158,6 +177,13 @@ enum KeysCommand {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `serve` reports only through its log: listeners loaded, guest log lines, traps, the
+    // drain. The other commands print what happens themselves (see below).
+    let default_filter = match cli.command {
+        Command::Serve { .. } => "tokenwatch=info",
+        _ => "tokenwatch=error,tokenwatch::runtime::listener=off",
+    };
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
         .with_ansi(colour(io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
@@ -166,10 +192,10 @@ fn main() -> ExitCode {
         // listener module's own lines are off. `RUST_LOG` adds detail.
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "tokenwatch=error,tokenwatch::runtime::listener=off".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Not `eprintln!`: it panics when standard error is gone too.
@@ -264,6 +290,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             }
         }
+        Command::Serve { config, listen, listeners_dir, admin_token_file } => serve(config, listen, listeners_dir, admin_token_file),
         Command::Outbox { command: OutboxCommand::DeadLetters { spool, json } } => {
             let letters = spool.open()?.dead_letters()?;
             let mut text = String::new();
@@ -311,6 +338,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// `tokenwatch serve`: the config with the flags over it, the socket bound, the host
+/// built, then the HTTP API until SIGTERM or SIGINT; the totals line at the end.
+fn serve(
+    path: Option<PathBuf>,
+    listen: Option<String>,
+    listeners_dir: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use tokenwatch::serve;
+    let mut config = match &path {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    let place = match &listeners_dir {
+        Some(dir) => format!("--listeners {:?}", dir.display().to_string()),
+        None => "[serve]".to_owned(),
+    };
+    if listen.is_some() {
+        config.http.address = listen;
+    }
+    if listeners_dir.is_some() {
+        config.serve.listeners_dir = listeners_dir;
+    }
+    if admin_token_file.is_some() {
+        config.http.admin_token_file = admin_token_file;
+        config.http.admin_token_env = None;
+    }
+    let config = serve::expand_listeners(config, &place)?;
+    let settings = serve::Settings::from_config(&config)?;
+    let socket = serve::bind(config.http.address().map_err(anyhow::Error::msg)?)?;
+    let address = socket.local_addr()?;
+    let host = Arc::new(Host::builder(config).build()?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let totals = runtime.block_on(async move {
+        let signal = serve::signals().context("cannot install the SIGTERM and SIGINT handlers")?;
+        emit(&format!("listening on http://{address}\n"))?;
+        tracing::info!(%address, "listening");
+        let shutdown = async move {
+            let name = signal.await;
+            tracing::info!("{name}: shutting down");
+        };
+        anyhow::Ok(serve::run(host, socket, settings, shutdown).await?)
+    });
+    // A dispatch still running past the drain deadline ends within its listener's deadline;
+    // the process need not wait longer for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    emit(&format!("{}\n", totals?.line()))
 }
 
 /// The config file (if any) plus `--listener`, `--property`, `--wasi` and `--sink` on top.
