@@ -19,5 +19,6 @@ mod outbox;
 mod read_only;
 mod replay;
 mod signing;
+mod serve;
 mod sqs;
 mod wasi_deadline;
