@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokenwatch::serve::{AdminToken, Settings, Totals};
-use tokenwatch::{Config, LimitsConfig, TokenEvent, TrapCause, MAX_LINE_BYTES};
+use tokenwatch::{Config, DispatchConfig, LimitsConfig, ListenerConfig, Mode, OnFull, TokenEvent, TrapCause, MAX_LINE_BYTES};
 use tokenwatch_tests::*;
 
 /// An answer, read whole.
@@ -386,6 +386,100 @@ fn the_admin_api_takes_only_the_bearer_token() {
     assert_eq!((server.get("/healthz", None).status, server.get("/readyz", None).text()), (200, "ready\n".to_owned()));
     assert_eq!(server.get("/v2/nothing", None).status, 404);
     server.shutdown();
+}
+
+/// A server with an admin token, over `config`; requests carry the token unless told.
+fn admin_server(config: Config) -> (Server, String) {
+    let token = "adm1n-T0ken_for.tests".to_owned();
+    let t = token.clone();
+    (Server::start_with(config, move |s| s.admin_token = Some(AdminToken::new(&t).unwrap())), format!("Bearer {token}"))
+}
+
+impl Server {
+    /// `POST /v1/listeners/{name}/{action}` with this `Authorization` (none: no header).
+    fn control(&self, name: &str, action: &str, authorization: Option<&str>) -> Reply {
+        let mut b = self.client.post(format!("{}/v1/listeners/{name}/{action}", self.url));
+        if let Some(a) = authorization {
+            b = b.header("authorization", a);
+        }
+        self.request(b)
+    }
+}
+
+#[test]
+fn listeners_are_enabled_disabled_and_reloaded_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("l.wasm");
+    std::fs::copy(guest("probe"), &module).unwrap();
+    let (server, auth) = admin_server(Config::new().with_listener(ListenerConfig::new(&module).with_property("mode", "record")));
+    let auth = Some(auth.as_str());
+    let events = |sub: &str| {
+        server.rec.clear();
+        assert_eq!(server.post(None, id_line(sub)).status, 202);
+        server.rec.of("l").into_iter().filter(|l| l.starts_with("id-token")).collect::<Vec<_>>()
+    };
+
+    assert_eq!(server.control("l", "disable", None).status, 401, "the token is needed");
+    let r = server.control("l", "disable", auth);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["health"]["state"], "disabled", "{}", r.text());
+    assert!(events("while-disabled").is_empty());
+    let r = server.control("l", "enable", auth);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_ne!(r.json()["health"]["state"], "disabled", "{}", r.text());
+    assert_eq!(events("enabled"), ["id-token enabled"]);
+
+    let r = server.control("nope", "reload", auth);
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(r.json()["error"], "no listener is named \"nope\"");
+    assert_eq!(server.control("nope", "enable", auth).status, 404);
+
+    // A module that no longer loads: 422 with the reason, the running version serves on.
+    std::fs::write(&module, b"\0asm\x0d\0\x01\0garbage").unwrap();
+    let r = server.control("l", "reload", auth);
+    assert_eq!(r.status, 422, "{}", r.text());
+    let doc = r.json();
+    assert_eq!(doc["listener"], "l");
+    assert!(!doc["reason"].as_str().unwrap().is_empty() && doc["error"].as_str().unwrap().contains("the running version keeps serving"), "{doc}");
+    let list = server.get("/v1/listeners", auth).json();
+    assert_eq!(list[0]["version"], 1);
+    assert!(list[0]["reload_error"].is_string(), "{list}");
+    assert_eq!(events("after-failed-reload"), ["id-token after-failed-reload"]);
+
+    std::fs::copy(guest("probe"), &module).unwrap();
+    let r = server.control("l", "reload", auth);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!((r.json()["version"].clone(), r.json()["reload_error"].clone()), (json!(2), Value::Null));
+    assert_eq!(events("reloaded"), ["id-token reloaded"]);
+    server.shutdown();
+}
+
+#[test]
+fn events_an_async_listener_s_full_queue_refuses_are_a_503_naming_their_lines() {
+    // One dispatcher thread, a queue of 2, and a listener that spends 20 ms per event.
+    let slow = probe("slow", "loop")
+        .with_mode(Mode::Async)
+        .with_on_full(OnFull::Reject)
+        .with_limits(LimitsConfig { fuel: Some(1 << 60), deadline_ms: Some(20), max_consecutive_traps: Some(1_000_000), ..Default::default() });
+    let config = Config { listeners: vec![slow, probe("sync", "record")], dispatch: DispatchConfig { queue: Some(2), threads: Some(1), drain_ms: Some(10_000) }, ..Config::default() };
+    let server = Server::start(config);
+    let batch: String = (0..40).map(|i| format!("{}\n", id_line(&format!("q{i}")))).collect();
+    let r = server.ndjson(batch);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let doc = r.json();
+    let full: Vec<u64> = doc["queue_full"].as_array().unwrap().iter().map(|l| l.as_u64().unwrap()).collect();
+    assert!(full.len() >= 40 - 2 - 1, "most of the batch found the queue full: {doc}");
+    assert_eq!(doc["queue_full_total"].as_u64(), Some(full.len() as u64));
+    assert_eq!(doc["accepted"].as_u64().unwrap() + full.len() as u64, 40, "{doc}");
+    assert!(doc["error"].as_str().unwrap().contains("queue is full"), "{doc}");
+    assert_eq!(server.rec.of("sync").iter().filter(|l| l.starts_with("id-token")).count(), 40, "the sync listener ran on every event");
+    let totals = server.shutdown();
+    assert_eq!((totals.accepted, totals.queue_full), (40 - full.len() as u64, full.len() as u64));
+    assert!(totals.line().contains(&format!("{} events refused by a full queue", full.len())), "{}", totals.line());
+    let c = &totals.listeners[0].counters;
+    assert_eq!((c.events, c.dropped_queue_full), (40, full.len() as u64), "{c:?}");
+    assert_eq!(c.events, c.delivered + c.dropped_queue_full + c.dropped_shutdown + c.traps_total(), "every event accounted for: {c:?}");
 }
 
 // ---- The property test of the ingest path ------------------------------------------------

@@ -68,11 +68,16 @@ impl Serve {
 
     /// One HTTP/1.1 request on a fresh connection: the status and the body.
     fn request(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+        self.request_with(method, path, content_type, body, &[])
+    }
+
+    fn request_with(&self, method: &str, path: &str, content_type: &str, body: &[u8], headers: &[(&str, &str)]) -> (u16, String) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
             body.len()
         )
         .unwrap();
@@ -149,6 +154,38 @@ fn sigterm_drains_shuts_every_listener_down_once_and_accounts_for_every_event() 
           beta: 42 events, 42 delivered, 0 skipped, 0 dropped, 0 traps"],
         "{stderr}"
     );
+}
+
+#[test]
+fn a_module_written_into_the_listeners_folder_is_loaded_while_serving() {
+    let dir = listeners_dir("probe", &["alpha"]);
+    // Beside the folder, on the same file system (for the rename below).
+    let beside = tempfile::tempdir().unwrap();
+    let token = beside.path().join("token");
+    std::fs::write(&token, "t0ken\n").unwrap();
+    let serve = Serve::start(&["--listeners", dir.path().to_str().unwrap(), "--listen", "127.0.0.1:0", "--admin-token-file", token.to_str().unwrap()]);
+    let names = |serve: &Serve| {
+        let (status, body) = serve.request_with("GET", "/v1/listeners", "text/plain", b"", &[("Authorization", "Bearer t0ken")]);
+        assert_eq!(status, 200, "{body}");
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+        list.as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(&serve), ["alpha"]);
+    // Written elsewhere, then renamed in: the safe way to deploy.
+    let staged = beside.path().join("gamma.tmp");
+    std::fs::copy(guest("probe"), &staged).unwrap();
+    std::fs::rename(&staged, dir.path().join("gamma.wasm")).unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while names(&serve) != ["alpha", "gamma"] {
+        assert!(std::time::Instant::now() < until, "gamma was never loaded: {:?}", names(&serve));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(serve.post("application/json", &id_line("hot"))["accepted"], 1);
+    let (status, lines, stderr) = serve.stop(libc::SIGTERM);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(guest_lines(&stderr, "gamma", "id-token hot"), 1, "{stderr}");
+    assert_eq!(guest_lines(&stderr, "gamma", "shutdown"), 1, "{stderr}");
+    assert!(lines[0].ends_with("gamma: 1 events, 1 delivered, 0 skipped, 0 dropped, 0 traps"), "{lines:?}");
 }
 
 #[test]

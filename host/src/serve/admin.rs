@@ -1,4 +1,5 @@
-//! The admin API, behind `Authorization: Bearer <token>`: `GET /v1/listeners`.
+//! The admin API, behind `Authorization: Bearer <token>`: `GET /v1/listeners`, and
+//! `POST /v1/listeners/{name}/enable`, `/disable`, `/reload`.
 //!
 //! The token comes from `[http] admin_token_file` (or `--admin-token-file`) or from the
 //! variable `[http] admin_token_env` names. Without one the admin API is refused (403), never
@@ -8,7 +9,8 @@
 
 use super::{ServeError, State};
 use crate::config::HttpConfig;
-use axum::extract::FromRequestParts;
+use crate::dispatch::host::ReloadError;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -127,6 +129,59 @@ pub(super) async fn listeners(_: Admin, axum::extract::State(state): axum::extra
     match tokio::task::spawn_blocking(move || host.status()).await {
         Ok(status) => super::json(StatusCode::OK, &serde_json::to_value(status).expect("ListenerStatus serializes")),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("status failed: {e}")).into_response(),
+    }
+}
+
+/// What an operator asks of one listener.
+#[derive(Clone, Copy)]
+enum Control {
+    Enable,
+    Disable,
+    Reload,
+}
+
+/// `POST /v1/listeners/{name}/enable`: `Host::set_enabled(name, true)` (a fresh instance and
+/// `init`; also out of quarantine or a failed `init`).
+pub(super) async fn enable(_: Admin, axum::extract::State(state): axum::extract::State<Arc<State>>, Path(name): Path<String>) -> Response {
+    control(&state, name, Control::Enable).await
+}
+
+/// `POST /v1/listeners/{name}/disable`: `Host::set_enabled(name, false)`.
+pub(super) async fn disable(_: Admin, axum::extract::State(state): axum::extract::State<Arc<State>>, Path(name): Path<String>) -> Response {
+    control(&state, name, Control::Disable).await
+}
+
+/// `POST /v1/listeners/{name}/reload`: `Host::reload(name)`: the module read, compiled,
+/// checked and started again, swapped in only when all of that worked.
+pub(super) async fn reload(_: Admin, axum::extract::State(state): axum::extract::State<Arc<State>>, Path(name): Path<String>) -> Response {
+    control(&state, name, Control::Reload).await
+}
+
+/// 200 with the listener's new status; 404 for an unknown name; 422 when the new version
+/// failed (the running one keeps serving; the reason in the body); 503 once the host is
+/// shutting down.
+async fn control(state: &State, name: String, what: Control) -> Response {
+    let host = state.host.clone();
+    // Reloading compiles, and all three wait for a reload in progress: off the executor.
+    let done = tokio::task::spawn_blocking(move || match what {
+        Control::Enable => host.set_enabled(&name, true),
+        Control::Disable => host.set_enabled(&name, false),
+        Control::Reload => host.reload(&name),
+    })
+    .await;
+    match done {
+        Ok(Ok(status)) => super::json(StatusCode::OK, &serde_json::to_value(status).expect("ListenerStatus serializes")),
+        Ok(Err(e @ ReloadError::UnknownListener(_))) => super::error(StatusCode::NOT_FOUND, &e.to_string()),
+        Ok(Err(ReloadError::Failed { listener, reason })) => super::json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &serde_json::json!({
+                "error": format!("listener {listener:?}: the new version failed, the running version keeps serving: {reason}"),
+                "listener": listener,
+                "reason": reason,
+            }),
+        ),
+        Ok(Err(e @ ReloadError::ShutDown)) => super::error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("the operation failed: {e}")).into_response(),
     }
 }
 

@@ -3,14 +3,19 @@
 //! read by [`EventLines`], so a line of any bytes costs only that line).
 //!
 //! Answers, each with the body `{"accepted":N,"rejected":[{"line":L,"error":"..."}],
-//! "rejected_total":M}` (plus `"error"` when nothing was dispatched):
-//! - 202 when at least one event was valid, once the listeners have run on all of them;
+//! "rejected_total":M}` (plus `"error"` when nothing was dispatched, and `queue_full` when
+//! an async listener refused events):
+//! - 202 when at least one event was valid, once the listeners have run on all of them (or,
+//!   for async listeners, queued them);
 //! - 400 when nothing in the body is a valid event;
 //! - 413 past `[http] max_body_bytes`, 415 for another `Content-Type`, nothing dispatched;
-//! - 503 with `Retry-After` once the drain has begun, nothing dispatched.
+//! - 503 with `Retry-After` once the drain has begun, nothing dispatched;
+//! - 503 with `Retry-After: 1` when an async listener with `on_full = "reject"` refused
+//!   some of the events (their lines in `queue_full`).
 
 use super::State;
 use crate::event::{EventError, EventLines, Ingress, TokenEvent, MAX_LINE_BYTES};
+use crate::runtime::listener::Outcome;
 use axum::extract::rejection::BytesRejection;
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -61,12 +66,31 @@ pub struct Rejection {
 /// What became of a body.
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Ingested {
-    /// Events dispatched.
+    /// Events dispatched and taken by every listener.
     pub accepted: u64,
     /// The first [`MAX_LISTED_REJECTIONS`] rejected lines.
     pub rejected: Vec<Rejection>,
     /// Every rejected line.
     pub rejected_total: u64,
+    /// The first [`MAX_LISTED_REJECTIONS`] lines whose event an async listener's full
+    /// queue refused (`on_full = "reject"`); the sync listeners ran on them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub queue_full: Vec<usize>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub queue_full_total: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What dispatching one event came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatched {
+    /// Every listener took it (ran it, queued it, or counted why not).
+    Taken,
+    /// An async listener's full queue refused it (`Outcome::QueueFull`).
+    QueueFull,
 }
 
 impl Ingested {
@@ -82,13 +106,18 @@ impl Ingested {
 /// Parse `body` and hand every valid event to `dispatch`, in order; blank lines are
 /// neither accepted nor rejected. Never fails: whatever a line holds is that line's
 /// rejection.
-pub fn ingest(body: &[u8], format: BodyFormat, mut dispatch: impl FnMut(TokenEvent)) -> Ingested {
+pub fn ingest(body: &[u8], format: BodyFormat, mut dispatch: impl FnMut(TokenEvent) -> Dispatched) -> Ingested {
     let mut ingested = Ingested::default();
     let mut take = |line: usize, ingress: Ingress, ingested: &mut Ingested| match ingress {
-        Ingress::Event(event) => {
-            dispatch(event);
-            ingested.accepted += 1;
-        }
+        Ingress::Event(event) => match dispatch(event) {
+            Dispatched::Taken => ingested.accepted += 1,
+            Dispatched::QueueFull => {
+                ingested.queue_full_total += 1;
+                if ingested.queue_full.len() < MAX_LISTED_REJECTIONS {
+                    ingested.queue_full.push(line);
+                }
+            }
+        },
         Ingress::Blank => {}
         Ingress::Bad(error) => ingested.reject(line, error),
     };
@@ -132,6 +161,18 @@ fn answer(status: StatusCode, ingested: &Ingested, error: Option<&str>) -> Respo
 
 fn refused(status: StatusCode, error: &str) -> Response {
     answer(status, &Ingested::default(), Some(error))
+}
+
+/// 503 when an async listener's full queue refused events: try those lines again in a
+/// second.
+fn queue_full(ingested: &Ingested) -> Response {
+    let mut response = answer(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ingested,
+        Some("an async listener's queue is full: it did not take the events of the lines in queue_full (the other listeners did); send those lines again later"),
+    );
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(1u64));
+    response
 }
 
 /// 503 during the drain, with `Retry-After`: the drain deadline, in whole seconds (at
@@ -192,14 +233,21 @@ pub(super) async fn post(
         let _permit = permit;
         let host = &worker.host;
         let ingested = ingest(&body, format, |event| {
-            host.dispatch_with(&Arc::new(event), |_| {});
-            State::count(&worker.accepted, 1);
+            let mut full = false;
+            host.dispatch_with(&Arc::new(event), |d| full |= matches!(d.outcome, Outcome::QueueFull));
+            State::count(if full { &worker.queue_full } else { &worker.accepted }, 1);
+            if full {
+                Dispatched::QueueFull
+            } else {
+                Dispatched::Taken
+            }
         });
         State::count(&worker.rejected, ingested.rejected_total);
         ingested
     })
     .await;
     match done {
+        Ok(ingested) if ingested.queue_full_total > 0 => queue_full(&ingested),
         Ok(ingested) if ingested.accepted > 0 => answer(StatusCode::ACCEPTED, &ingested, None),
         Ok(ingested) => answer(StatusCode::BAD_REQUEST, &ingested, Some("no valid event in the body")),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("dispatch failed: {e}")).into_response(),
@@ -212,7 +260,10 @@ mod tests {
 
     fn subs(body: &[u8], format: BodyFormat) -> (Vec<String>, Ingested) {
         let mut got = Vec::new();
-        let ingested = ingest(body, format, |e| got.push(e.claims.string("sub").unwrap_or("").to_owned()));
+        let ingested = ingest(body, format, |e| {
+            got.push(e.claims.string("sub").unwrap_or("").to_owned());
+            Dispatched::Taken
+        });
         (got, ingested)
     }
 
@@ -251,6 +302,20 @@ mod tests {
         assert_eq!(ingested, Ingested::default(), "blank: nothing accepted, nothing rejected");
         let (_, ingested) = subs(&vec![b' '; MAX_LINE_BYTES + 1], BodyFormat::Single);
         assert!(ingested.rejected[0].error.starts_with("event too long"), "{:?}", ingested.rejected);
+    }
+
+    #[test]
+    fn events_a_full_queue_refused_are_listed_apart_and_not_accepted() {
+        let body = b"{\"kind\":\"id_token\",\"claims\":{\"sub\":\"a\"}}\n{\"kind\":\"id_token\",\"claims\":{\"sub\":\"full\"}}\nbad\n";
+        let ingested = ingest(body, BodyFormat::Ndjson, |e| match e.claims.string("sub") {
+            Some("full") => Dispatched::QueueFull,
+            _ => Dispatched::Taken,
+        });
+        assert_eq!((ingested.accepted, ingested.queue_full.as_slice(), ingested.queue_full_total, ingested.rejected_total), (1, &[2][..], 1, 1));
+        let doc = serde_json::to_value(&ingested).unwrap();
+        assert_eq!(doc["queue_full"], serde_json::json!([2]));
+        let plain = serde_json::to_value(ingest(b"x", BodyFormat::Single, |_| Dispatched::Taken)).unwrap();
+        assert!(plain.get("queue_full").is_none() && plain.get("queue_full_total").is_none(), "{plain}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod ops;
 pub mod watch;
 
 pub use admin::AdminToken;
-pub use events::{ingest, BodyFormat, Ingested, Rejection};
+pub use events::{ingest, BodyFormat, Dispatched, Ingested, Rejection};
 
 use crate::config::{Config, ConfigError};
 use crate::dispatch::host::{Host, HostError};
@@ -32,11 +32,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 /// What the server needs besides the host, from `[http]` and `[serve]`.
 #[derive(Debug)]
@@ -52,6 +53,9 @@ pub struct Settings {
     /// Event requests running their listeners at once. Default: the number of CPUs (a
     /// listener serves one call at a time, so more would only queue on its lock).
     pub dispatch_concurrency: usize,
+    /// `[serve] listeners_dir`: watched while serving (new, changed and removed modules are
+    /// loaded, reloaded and removed; SIGHUP rescans it).
+    pub watch_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -65,6 +69,7 @@ impl Settings {
             drain_deadline: config.serve.shutdown_deadline(),
             admin_token: AdminToken::from_config(&config.http)?,
             dispatch_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            watch_dir: config.serve.listeners_dir.clone(),
         })
     }
 }
@@ -85,6 +90,9 @@ pub enum ServeError {
     Host(#[from] HostError),
     #[error("the HTTP server failed: {0}")]
     Server(std::io::Error),
+    /// The listeners folder cannot be watched.
+    #[error("{0}")]
+    Watch(String),
 }
 
 /// The config `serve` runs: `[serve] listeners_dir` expanded into listeners (`place` names
@@ -116,6 +124,8 @@ pub struct Totals {
     pub rejected: u64,
     /// Event requests answered 503 because the drain had begun.
     pub refused: u64,
+    /// Events an async listener's full queue refused (`on_full = "reject"`).
+    pub queue_full: u64,
     /// Whether every dispatching request finished within the drain deadline.
     pub drained: bool,
     /// Every listener's status after `Host::shutdown`.
@@ -128,10 +138,14 @@ impl Totals {
     /// dropped or a trap.
     pub fn line(&self) -> String {
         let mut line = format!(
-            "served {} events ({} lines rejected, {} requests refused while draining{})",
+            "served {} events ({} lines rejected, {} requests refused while draining{}{})",
             self.accepted,
             self.rejected,
             self.refused,
+            match self.queue_full {
+                0 => String::new(),
+                n => format!(", {n} events refused by a full queue"),
+            },
             if self.drained { "" } else { "; the drain deadline passed with requests still dispatching" }
         );
         for s in &self.listeners {
@@ -142,7 +156,7 @@ impl Totals {
                 c.events,
                 c.delivered,
                 c.skipped,
-                c.dropped_disabled + c.dropped_quarantined + c.dropped_busy,
+                c.dropped_disabled + c.dropped_quarantined + c.dropped_busy + c.dropped_queue_full + c.dropped_shutdown,
                 c.traps_total()
             ));
         }
@@ -160,10 +174,11 @@ struct State {
     dispatch: Arc<Semaphore>,
     permits: u32,
     /// `true` from the start of the drain.
-    draining: watch::Sender<bool>,
+    draining: tokio::sync::watch::Sender<bool>,
     accepted: AtomicU64,
     rejected: AtomicU64,
     refused: AtomicU64,
+    queue_full: AtomicU64,
 }
 
 impl State {
@@ -189,6 +204,9 @@ fn router(state: Arc<State>, request_timeout: Duration) -> Router {
     Router::new()
         .route("/v1/events", post(events::post).layer(body_limit))
         .route("/v1/listeners", get(admin::listeners))
+        .route("/v1/listeners/{name}/enable", post(admin::enable))
+        .route("/v1/listeners/{name}/disable", post(admin::disable))
+        .route("/v1/listeners/{name}/reload", post(admin::reload))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -214,10 +232,11 @@ pub async fn run(
         admin_token: settings.admin_token,
         dispatch: Arc::new(Semaphore::new(permits as usize)),
         permits,
-        draining: watch::Sender::new(false),
+        draining: tokio::sync::watch::Sender::new(false),
         accepted: AtomicU64::new(0),
         rejected: AtomicU64::new(0),
         refused: AtomicU64::new(0),
+        queue_full: AtomicU64::new(0),
     });
     let app = router(state.clone(), settings.request_timeout);
     listener.set_nonblocking(true).map_err(ServeError::Server)?;
@@ -227,6 +246,13 @@ pub async fn run(
         let _ = stopped.await;
     });
     let mut server = tokio::spawn(server.into_future());
+    let (folder, rescans) = match &settings.watch_dir {
+        Some(dir) => {
+            let (folder, rescans) = watch_folder(host.clone(), dir)?;
+            (Some(folder), Some(rescans))
+        }
+        None => (None, None),
+    };
     tokio::select! {
         () = shutdown => {}
         ended = &mut server => {
@@ -248,6 +274,11 @@ pub async fn run(
     if !drained {
         tracing::warn!("the drain deadline passed with requests still running their listeners");
     }
+    // No loads or reloads from the folder from here on.
+    if let Some(rescans) = rescans {
+        rescans.abort();
+    }
+    drop(folder);
     let _ = stop.send(());
     if tokio::time::timeout_at(deadline, &mut server).await.is_err() {
         tracing::warn!("the drain deadline passed with connections still open: closing them");
@@ -264,9 +295,30 @@ pub async fn run(
         accepted: state.accepted.load(Ordering::Relaxed),
         rejected: state.rejected.load(Ordering::Relaxed),
         refused: state.refused.load(Ordering::Relaxed),
+        queue_full: state.queue_full.load(Ordering::Relaxed),
         drained,
         listeners,
     })
+}
+
+/// Watch `dir` (new, changed and removed `*.wasm` files become loads, reloads and removals,
+/// each listener named after its file as at start), and rescan it on SIGHUP.
+fn watch_folder(host: Arc<Host>, dir: &std::path::Path) -> Result<(Arc<watch::FolderWatch>, tokio::task::JoinHandle<()>), ServeError> {
+    let template: watch::Template = Arc::new(|path: &std::path::Path| crate::config::ListenerConfig::new(path));
+    let folder = Arc::new(watch::FolderWatch::start(host, dir, template).map_err(ServeError::Watch)?);
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| ServeError::Watch(format!("cannot install the SIGHUP handler: {e}")))?;
+    let f = folder.clone();
+    let rescans = tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: rescanning the listeners folder");
+            let f = f.clone();
+            // Loading compiles: off the executor.
+            let _ = tokio::task::spawn_blocking(move || f.rescan()).await;
+        }
+    });
+    tracing::info!(dir = %dir.display(), "watching the listeners folder");
+    Ok((folder, rescans))
 }
 
 /// SIGTERM or SIGINT, as a future that resolves with the signal's name. The handlers are

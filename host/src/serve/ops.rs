@@ -30,6 +30,7 @@ pub(super) async fn metrics(axum::extract::State(state): AppState) -> Response {
         ("tokenwatch_http_events_accepted", "Events POST /v1/events dispatched", &state.accepted),
         ("tokenwatch_http_lines_rejected", "Lines POST /v1/events rejected as not an event", &state.rejected),
         ("tokenwatch_http_requests_refused", "Event requests answered 503 because the drain had begun", &state.refused),
+        ("tokenwatch_http_events_queue_full", "Events an async listener's full queue refused", &state.queue_full),
     ] {
         let counter: Counter = Counter::default();
         counter.inc_by(value.load(Ordering::Relaxed));
