@@ -243,3 +243,20 @@ fn start_errors_name_what_and_where() {
     let e = start_error(&["--listeners", d, "--listen", &address]);
     assert!(e.contains(&format!("cannot listen on {address}")), "{e}");
 }
+
+/// The load generator behind `tokenwatch bench`'s `http` figures works against a real
+/// server: every request answered 202, figures above zero, targets judged.
+#[test]
+fn the_http_load_figures_are_measured() {
+    let guests = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/dist");
+    let doc = tokenwatch::serve::load::measure(&guests).unwrap();
+    for key in ["single", "batch_100"] {
+        let f = &doc[key];
+        assert!(f["requests"].as_u64().is_some_and(|n| n > 0), "{doc}");
+        assert!(f["events_per_second"].as_f64().is_some_and(|v| v > 0.0), "{doc}");
+        assert!(f["p50_ms"].as_f64().unwrap() <= f["p99_ms"].as_f64().unwrap(), "{doc}");
+    }
+    assert!(doc["targets"]["batch_events_per_second"]["met"].is_boolean(), "{doc}");
+    assert!(doc["targets"]["single_p99_ms"]["met"].is_boolean(), "{doc}");
+    assert!(tokenwatch::serve::load::render(&doc).contains("HTTP, batches of 100"));
+}

@@ -385,6 +385,8 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
     let hot_swap = crate::dispatch::bench::hot_swap_ms(&audit, &metering, opts.rounds.clamp(3, 9), sink.clone())?;
     let async_worst = |key: &str| async_dispatch.as_object().map_or(0.0, |c| c.values().filter_map(|v| v[key].as_f64()).fold(0.0, f64::max));
     let cached_load_ms = cached_load(&[("sign-in-audit", &audit), ("metering", &metering), ("probe", &probe)], opts.rounds.clamp(1, 5))?;
+    // `serve`'s HTTP API on loopback (serve/load.rs).
+    let http = crate::serve::load::measure(&opts.guests)?;
     let publish_median = outbox["publish_ns"].as_object().map_or(0.0, |cases| cases.values().filter_map(|c| c["median"].as_f64()).fold(0.0, f64::max));
     let guest_ratio = round2(guest_ns / native);
     let empty_ratio = round2(empty_ns / native);
@@ -430,6 +432,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         "cached_load_ms": cached_load_ms,
         "async_dispatch_ns": async_dispatch,
         "hot_swap_ms": hot_swap,
+        "http": http,
         "targets": {
             "async_dispatch_ns_median": target(async_worst("median"), Some(500.0), None),
             "async_dispatch_ns_p99": target(async_worst("p99"), Some(5000.0), None),
@@ -503,6 +506,7 @@ pub fn render(doc: &Value) -> String {
         line(&mut s, "  ratio to the empty guest", format!("{}", l["ratio_vs_empty_guest"]));
         line(&mut s, "  traps, skipped", format!("{}, {}", l["traps"], l["skipped"]));
     }
+    s.push_str(&crate::serve::load::render(&doc["http"]));
     for w in doc["warnings"].as_array().into_iter().flatten() {
         s.push_str(&format!("warning: {}\n", w.as_str().unwrap_or_default()));
     }

@@ -17,6 +17,7 @@
 
 mod admin;
 mod events;
+pub mod load;
 mod ops;
 pub mod watch;
 
