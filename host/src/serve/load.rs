@@ -51,7 +51,7 @@ impl Figure {
 
 /// An ID token or an access token line, alternately, each with its own `sub`.
 fn event_line(i: usize) -> String {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         json!({"kind": "id_token", "claims": {
             "iss": "https://c2id.example.com", "sub": format!("user-{i}"), "aud": "webapp",
             "iat": 1_764_331_200, "exp": 1_764_331_800, "acr": "urn:c2id:acr:mfa", "amr": ["pwd", "otp"],
