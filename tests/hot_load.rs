@@ -59,3 +59,20 @@ fn the_listeners_folder_is_hot_loaded() {
     assert!(host.dispatch(&id_token("dave")).is_empty());
     host.shutdown();
 }
+
+#[test]
+fn a_folder_module_does_not_replace_a_configured_listener_of_the_same_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let configured = listener("p", "probe").with_property("mode", "record");
+    let host = Arc::new(Host::builder(Config::default().with_listener(configured)).log_sink(Recorder::new()).build().unwrap());
+    let template: Template = Arc::new(|path: &Path| ListenerConfig::new(path));
+    let _watch = FolderWatch::start(host.clone(), dir.path(), template).unwrap();
+    deploy(&std::fs::read(guest("sign-in-audit")).unwrap(), &dir.path().join("p.wasm"));
+    deploy(&std::fs::read(guest("metering")).unwrap(), &dir.path().join("m.wasm"));
+    // The other module of the folder is loaded, so the folder's p.wasm has been looked at too.
+    until(&host, "m", "the folder's other module is loaded", |s| s.is_some_and(|s| s.health == Health::Active));
+    std::thread::sleep(Duration::from_millis(600));
+    let p = host.status().into_iter().find(|s| s.name == "p").unwrap();
+    assert_eq!((p.version, p.path), (1, guest("probe")), "the configured listener stays");
+    host.shutdown();
+}

@@ -123,6 +123,12 @@ fn apply(host: &Host, path: &Path, template: &Template) {
     let config = template(path);
     let name = config.name();
     let running = host.status().into_iter().find(|s| s.name == name);
+    // A listener of this name from elsewhere (a `[[listener]]` of the config) is not the
+    // folder's to replace or remove.
+    if running.as_ref().is_some_and(|s| s.path != path) {
+        tracing::warn!(listener = %name, file = %path.display(), "ignored: a listener of this name is loaded from another file");
+        return;
+    }
     if !path.exists() {
         if running.is_some() {
             if let Err(e) = host.remove_listener(&name) {
