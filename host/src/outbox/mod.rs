@@ -1,31 +1,43 @@
 //! The outbox: what listeners `publish` goes to its sink off the issuing path, and is never
 //! lost silently.
 //!
-//! - `publish` (on the issuing thread) checks the sink's size cap and pushes the message onto
-//!   the sink's bounded in-memory queue: a short lock, no I/O, and a wake-up of the sink's
-//!   task only when that task was idle. A full queue answers `queue-full` (counted).
+//! - `publish` (on the issuing thread) checks the sink's size cap, pushes the message onto
+//!   the sink's bounded in-memory queue and appends it to the sink's write-ahead journal (a
+//!   memory-mapped file, see [`journal`]): a short lock, no system call, and a wake-up of the
+//!   sink's task only when that task was idle. A full queue answers `queue-full`; a journal
+//!   that cannot be written (no segment can be made) answers `queue-full` too, counted as
+//!   `journal-error`.
 //! - One task per sink, on the outbox's own tokio runtime, takes batches — first what the
 //!   spool holds, then the queue — and sends them. Delivered messages are counted; messages
 //!   the sink rejects for good go to the dead letters with its reason; messages that failed
 //!   transiently are written to the durable spool and retried with exponential backoff and
 //!   jitter. While a sink is failing, its task moves the queue into the spool as it fills, so
 //!   the queue stays free for `publish`.
-//! - At start the spool's messages are delivered first; at shutdown the queues are delivered
-//!   until the deadline and the rest is spooled.
+//!   Once a batch is settled (delivered, dead-lettered or in the spool), the task moves the
+//!   journal's watermark past it and deletes the journal's segments wholly behind it.
+//! - At start, what the journals hold past their watermarks (the queues of a process that
+//!   was killed, and the batches it had in flight) is put into the spool, and the spool's
+//!   messages are delivered first; at shutdown the queues are delivered until the deadline,
+//!   the rest is spooled and the journals are removed.
 //!
-//! Guarantee: **at least once** for every message the outbox accepted, across sink outages
-//! and restarts, except what sits in a memory queue when the process is killed (spooling
-//! every message before `publish` returns would put a disk commit on the issuing path).
-//! Each message carries an id set at enqueue, which sinks pass on so receivers can drop
-//! duplicates.
+//! Guarantee: **at least once** for every message the outbox accepted, across sink outages,
+//! restarts and the process being killed (SIGKILL, a panic, the OOM killer): what is not yet
+//! in the spool is in the journal, whose writes are in the kernel's page cache as soon as
+//! they are made. Not across a power loss or a kernel crash: the messages accepted in the
+//! last moments before it (those the kernel had not yet written back, about 30 s with
+//! Linux's defaults) may be lost, unless they were already in the spool (fsynced at every
+//! commit). Each message carries an id set at enqueue, which sinks pass on so receivers can
+//! drop duplicates (a batch in flight at a kill is sent again).
 
 pub mod bench;
+pub mod journal;
 pub mod sinks;
 pub mod spool;
 
 use crate::config::{OutboxConfig, SinkConfig};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use journal::{Journal, Pos, Segments};
 use sinks::{Sent, Sink};
 use spool::{DeadLetter, Spool, SpoolError};
 use std::collections::VecDeque;
@@ -67,6 +79,8 @@ pub struct SinkCounters {
     pub dropped_too_large: AtomicU64,
     /// Messages lost because the spool could not be written (disk full, unwritable).
     pub dropped_spool_error: AtomicU64,
+    /// Messages refused because the journal could not be written (no segment could be made).
+    pub dropped_journal_error: AtomicU64,
 }
 
 /// A copy of one sink's counters and depths (`Host::sink_status`, replay's `sinks` record).
@@ -82,7 +96,8 @@ pub struct SinkStatus {
     pub retried: u64,
     pub spooled: u64,
     pub dead_lettered: u64,
-    /// Messages dropped, by reason (`queue-full`, `too-large`, `spool-error`).
+    /// Messages dropped, by reason (`queue-full`, `too-large`, `spool-error`,
+    /// `journal-error`).
     pub dropped: Vec<(&'static str, u64)>,
     /// Messages in the memory queue now.
     pub queue_depth: u64,
@@ -95,7 +110,8 @@ pub struct Lane {
     name: String,
     kind: &'static str,
     target: String,
-    queue: Mutex<VecDeque<Message>>,
+    queue: Mutex<Queue>,
+    journal: Journal,
     capacity: usize,
     max_message_bytes: u32,
     /// Set by the task just before it sleeps; `publish` wakes it only then.
@@ -109,15 +125,79 @@ impl Lane {
         &self.name
     }
 
-    fn take(&self, max: usize) -> Vec<Message> {
+    /// The oldest `max` messages, and where the last of them ends in the journal.
+    fn take(&self, max: usize) -> (Vec<Message>, Option<Pos>) {
         let mut queue = self.queue.lock();
-        let n = max.min(queue.len());
-        queue.drain(..n).collect()
+        let n = max.min(queue.messages.len());
+        let last = n.checked_sub(1).map(|i| queue.messages[i].1);
+        (queue.messages.drain(..n).map(|(m, _)| m).collect(), last)
     }
 
     fn depth(&self) -> usize {
-        self.queue.lock().len()
+        self.queue.lock().messages.len()
     }
+
+    /// Everything taken up to `pos` is settled: move the journal's watermark there and
+    /// remove the segments wholly behind it.
+    fn settled(&self, pos: Option<Pos>) {
+        let Some(pos) = pos else { return };
+        let done = self.queue.lock().segments.settle(pos);
+        self.remove_segments(done);
+    }
+
+    /// Prepare the next segment when the current one is past half full, so `publish` does
+    /// not create files in the steady state.
+    fn prepare_spare(&self) {
+        if !self.queue.lock().segments.wants_spare() {
+            return;
+        }
+        match self.journal.prepare() {
+            Ok(segment) => {
+                let refused = self.queue.lock().segments.offer_spare(segment);
+                if let Err(segment) = refused {
+                    self.remove_segments(vec![segment]);
+                }
+            }
+            // `publish` tries again itself, and counts what it cannot journal.
+            Err(e) => tracing::warn!(sink = %self.name, "cannot prepare a journal segment in {}: {e}", self.journal.dir().display()),
+        }
+    }
+
+    /// At the end of the task: with the queue empty, nothing in the journal is unsettled.
+    fn close_journal(&self) {
+        let done = {
+            let mut queue = self.queue.lock();
+            if !queue.messages.is_empty() {
+                // Published after the task's last look: kept for the next start.
+                return;
+            }
+            queue.segments.take_all()
+        };
+        self.remove_segments(done);
+        // Empty directories too, when they are (the root holds the other sinks' journals).
+        let _ = std::fs::remove_dir(self.journal.dir());
+        if let Some(root) = self.journal.dir().parent() {
+            let _ = std::fs::remove_dir(root);
+        }
+    }
+
+    fn remove_segments(&self, segments: Vec<journal::Segment>) {
+        for s in segments {
+            if let Err(e) = s.remove() {
+                tracing::warn!(sink = %self.name, "cannot remove a settled journal segment: {e}");
+            }
+        }
+    }
+}
+
+/// A lane's memory queue and journal segments, under one lock: the journal's order is the
+/// queue's.
+struct Queue {
+    /// Each message with where its record ends in the journal.
+    messages: VecDeque<(Message, Pos)>,
+    segments: Segments,
+    /// The journal failed at the last append (logged once per failure run).
+    journal_failing: bool,
 }
 
 /// The sinks, their tasks and the spool.
@@ -143,6 +223,8 @@ pub enum OutboxError {
     Sink { name: String, message: String },
     #[error("cannot start the outbox runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("outbox journal {path}: {message}")]
+    Journal { path: std::path::PathBuf, message: String },
 }
 
 impl Outbox {
@@ -157,7 +239,11 @@ impl Outbox {
 
     /// [`Outbox::start`] with the sinks already built.
     fn with_sinks(config: &OutboxConfig, sinks: Vec<(&SinkConfig, Box<dyn Sink>)>) -> Result<Outbox, OutboxError> {
-        let spool = Arc::new(Spool::open(&config.spool_dir())?);
+        let spool_dir = config.spool_dir();
+        let spool = Arc::new(Spool::open(&spool_dir)?);
+        // Before any task starts: what a killed process left in its journals goes to the spool.
+        let journals = spool_dir.join(journal::DIR);
+        let recovered = recover_journals(&journals, &spool)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("tokenwatch-outbox")
@@ -170,17 +256,23 @@ impl Outbox {
         let mut lanes = Vec::new();
         let (task_alive, tasks_done) = std::sync::mpsc::channel();
         for (c, sink) in sinks {
+            let dir = journals.join(journal::dir_name(&c.name));
+            let journal = Journal::open(dir.clone(), c.max_message_bytes())
+                .map_err(|e| OutboxError::Journal { path: dir, message: format!("cannot open: {e}") })?;
             let lane = Arc::new(Lane {
                 name: c.name.clone(),
                 kind: c.kind.as_str(),
                 target: c.target(),
-                queue: Mutex::new(VecDeque::new()),
+                queue: Mutex::new(Queue { messages: VecDeque::new(), segments: Segments::default(), journal_failing: false }),
+                journal,
                 capacity: c.queue(),
                 max_message_bytes: c.max_message_bytes(),
                 idle: AtomicBool::new(false),
                 wake: Notify::new(),
                 counters: SinkCounters::default(),
             });
+            let from_journal = recovered.iter().filter(|(name, _)| *name == c.name).map(|(_, n)| n).sum();
+            lane.counters.spooled.store(from_journal, Ordering::Relaxed);
             let task = Task { lane: lane.clone(), sink, spool: spool.clone(), stopping: stopping.clone() };
             let alive = task_alive.clone();
             runtime.spawn(async move {
@@ -214,12 +306,29 @@ impl Outbox {
         let message = Message { id: self.ids.next(), listener: listener.to_owned(), kind: kind.to_owned(), body: body.to_owned() };
         {
             let mut queue = lane.queue.lock();
-            if queue.len() >= lane.capacity {
+            if queue.messages.len() >= lane.capacity {
                 drop(queue);
                 lane.counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
                 return Err(Refused::QueueFull);
             }
-            queue.push_back(message);
+            // A write into a mapped segment; a file is made here only when the task has not
+            // prepared the next one in time.
+            let queue = &mut *queue;
+            match lane.journal.append(&mut queue.segments, &message) {
+                Ok(pos) => {
+                    queue.messages.push_back((message, pos));
+                    queue.journal_failing = false;
+                }
+                Err(e) => {
+                    let first = !std::mem::replace(&mut queue.journal_failing, true);
+                    drop(message);
+                    lane.counters.dropped_journal_error.fetch_add(1, Ordering::Relaxed);
+                    if first {
+                        tracing::error!(sink = %lane.name, "messages refused (queue-full), the journal cannot be written in {}: {e}", lane.journal.dir().display());
+                    }
+                    return Err(Refused::QueueFull);
+                }
+            }
         }
         lane.counters.enqueued.fetch_add(1, Ordering::Relaxed);
         // A wake-up is a system call: only when the task sleeps (it re-checks the queue
@@ -250,6 +359,7 @@ impl Outbox {
                         ("queue-full", get(&c.dropped_queue_full)),
                         ("too-large", get(&c.dropped_too_large)),
                         ("spool-error", get(&c.dropped_spool_error)),
+                        ("journal-error", get(&c.dropped_journal_error)),
                     ],
                     queue_depth: l.depth() as u64,
                     spool_depth: self.spool.depth(&l.name),
@@ -304,6 +414,51 @@ impl Ids {
     }
 }
 
+/// Put what every sink's journal under `root` holds past its watermark into the spool (one
+/// commit per sink, ids and order kept), then delete the segments read. Returns how many
+/// messages each sink got. Journals of sinks no longer configured are recovered too: their
+/// messages wait in the spool like any other.
+fn recover_journals(root: &std::path::Path, spool: &Spool) -> Result<Vec<(String, u64)>, OutboxError> {
+    let fail = |path: &std::path::Path, message: String| OutboxError::Journal { path: path.to_owned(), message };
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(fail(root, format!("cannot read the directory: {e}"))),
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| fail(root, format!("cannot read the directory: {e}")))?.path();
+        if !path.is_dir() {
+            continue;
+        }
+        match path.file_name().and_then(|n| n.to_str()).and_then(journal::sink_name) {
+            Some(sink) => dirs.push((sink, path)),
+            None => tracing::warn!("{}: not a sink's journal, left alone", path.display()),
+        }
+    }
+    dirs.sort();
+    let mut counts = Vec::new();
+    for (sink, dir) in dirs {
+        let found = journal::recover(&dir).map_err(|e| fail(&dir, format!("cannot read: {e}")))?;
+        for (file, why) in &found.unreadable {
+            tracing::error!(sink = %sink, "journal file {} left in place: {why}", file.display());
+        }
+        let n = found.messages.len() as u64;
+        if n > 0 {
+            // Kept in the journal if this fails: the start fails, nothing is lost.
+            spool.put(&sink, &found.messages)?;
+            tracing::info!(sink = %sink, torn = found.torn, "recovered {n} messages from the journal of sink {sink}");
+        }
+        for file in &found.files {
+            std::fs::remove_file(file).map_err(|e| fail(file, format!("recovered into the spool, but cannot be removed: {e}")))?;
+        }
+        // Emptied (unless it keeps files it could not read); a configured sink makes it again.
+        let _ = std::fs::remove_dir(&dir);
+        counts.push((sink, n));
+    }
+    Ok(counts)
+}
+
 /// First retry after this; doubled up to `MAX_BACKOFF`, with up to half of it added at random.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -324,6 +479,7 @@ impl Task {
     async fn run(self) {
         let mut backoff = FIRST_BACKOFF;
         loop {
+            self.lane.prepare_spare();
             let deadline = *self.stopping.lock();
             let spooled = match self.spool.peek(&self.lane.name, self.sink.max_batch()) {
                 Ok(s) => s,
@@ -333,13 +489,17 @@ impl Task {
                 }
             };
             let from_spool = !spooled.is_empty();
-            let (keys, batch): (Vec<u64>, Vec<Message>) = if from_spool {
-                spooled.into_iter().unzip()
+            // Messages from the spool have no place in the journal.
+            let (keys, batch, pos): (Vec<u64>, Vec<Message>, Option<Pos>) = if from_spool {
+                let (keys, batch) = spooled.into_iter().unzip();
+                (keys, batch, None)
             } else {
-                (Vec::new(), self.lane.take(self.sink.max_batch()))
+                let (batch, pos) = self.lane.take(self.sink.max_batch());
+                (Vec::new(), batch, pos)
             };
             if batch.is_empty() {
                 if deadline.is_some() {
+                    self.lane.close_journal();
                     return;
                 }
                 self.sleep_until_woken().await;
@@ -349,8 +509,10 @@ impl Task {
                 // Out of time: what is in memory goes to the spool for the next start.
                 if !from_spool {
                     self.to_spool(&batch);
+                    self.lane.settled(pos);
                 }
                 self.spool_queue();
+                self.lane.close_journal();
                 return;
             }
             let sent = tokio::select! {
@@ -360,6 +522,9 @@ impl Task {
                 () = self.shutdown_deadline() => vec![Sent::Retry("the shutdown deadline passed during delivery".into()); batch.len()],
             };
             let failed = self.settle(&batch, &keys, sent);
+            // Batches are taken and settled in order: everything up to this one's last
+            // message is delivered, dead-lettered or spooled (or dropped, counted).
+            self.lane.settled(pos);
             if failed == 0 {
                 backoff = FIRST_BACKOFF;
                 continue;
@@ -427,11 +592,12 @@ impl Task {
     /// Move everything in the memory queue into the spool.
     fn spool_queue(&self) {
         loop {
-            let batch = self.lane.take(1024);
+            let (batch, pos) = self.lane.take(1024);
             if batch.is_empty() {
                 return;
             }
             self.to_spool(&batch);
+            self.lane.settled(pos);
         }
     }
 
@@ -453,6 +619,7 @@ impl Task {
                 _ = self.lane.wake.notified() => {}
             }
             self.spool_queue();
+            self.lane.prepare_spare();
         }
     }
 
