@@ -18,9 +18,10 @@
 //! (SIGKILL, a panic, an OOM kill) without a system call per message, but not the machine
 //! (power loss, a kernel crash) until the kernel has written them back. The lane's task moves
 //! the watermark past what it has settled (delivered, dead-lettered or in the redb spool),
-//! deletes the segments wholly behind it and prepares the next segment before the current one
-//! fills. At start, [`recover`] reads every segment from its watermark to the first record that
-//! is missing or torn; the outbox puts what it finds into the spool and removes the files.
+//! deletes the segments wholly behind it and prepares the next segment (faulted in) before the
+//! current one fills; the first one is made at start. Before that, [`recover`] reads every
+//! segment a previous process left, from its watermark to the first record that is missing
+//! or torn; the outbox puts what it finds into the spool and removes the files.
 
 use super::Message;
 use memmap2::{MmapMut, MmapOptions};
@@ -134,11 +135,17 @@ impl Segment {
         Ok(segment)
     }
 
-    /// Touch every page, so that writing into them later takes no page fault: each write
-    /// fault of a shared file mapping goes through the file system (`page_mkwrite`), a few
-    /// microseconds; here they are taken by the sink's task, not by `publish`. (A page the
-    /// kernel writes back before it is used is write-protected again and faults once more.)
+    /// Fault every page in, writable, so that writing into them later takes no page fault:
+    /// each write fault of a shared file mapping goes through the file system
+    /// (`page_mkwrite`), a microsecond or more; here they are taken by the sink's task (or
+    /// the start), not by `publish`. (A page the kernel writes back before it is used is
+    /// write-protected again and faults once more.)
     fn prefault(&mut self) {
+        // One system call on Linux 5.14 and later; else a write to every page.
+        #[cfg(target_os = "linux")]
+        if self.map.advise(memmap2::Advice::PopulateWrite).is_ok() {
+            return;
+        }
         const STRIDE: usize = 4096;
         let base = self.map.as_mut_ptr();
         for offset in (HEADER..self.map.len()).step_by(STRIDE) {
@@ -316,6 +323,11 @@ pub struct Segments {
 }
 
 impl Segments {
+    /// Segments whose first one, `spare`, is ready for the first message.
+    pub fn starting_with(spare: Segment) -> Segments {
+        Segments { current: None, sealed: VecDeque::new(), spare: Some(spare) }
+    }
+
     fn seal(&mut self, segment: Segment) {
         let at = self.sealed.partition_point(|s| s.seq < segment.seq);
         self.sealed.insert(at, segment);

@@ -244,26 +244,21 @@ impl Outbox {
         // Before any task starts: what a killed process left in its journals goes to the spool.
         let journals = spool_dir.join(journal::DIR);
         let recovered = recover_journals(&journals, &spool)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("tokenwatch-outbox")
-            // Timers for backoff; I/O for the network sinks (http-push).
-            .enable_time()
-            .enable_io()
-            .build()
-            .map_err(OutboxError::Runtime)?;
-        let stopping = Arc::new(Mutex::new(None));
+        // Every lane, with its journal and first segment, before the runtime: a start that
+        // fails drops no runtime (which may not be dropped in an async context).
         let mut lanes = Vec::new();
-        let (task_alive, tasks_done) = std::sync::mpsc::channel();
         for (c, sink) in sinks {
             let dir = journals.join(journal::dir_name(&c.name));
-            let journal = Journal::open(dir.clone(), c.max_message_bytes())
-                .map_err(|e| OutboxError::Journal { path: dir, message: format!("cannot open: {e}") })?;
+            let fail = |what: &str, e: std::io::Error| OutboxError::Journal { path: dir.clone(), message: format!("{what}: {e}") };
+            let journal = Journal::open(dir.clone(), c.max_message_bytes()).map_err(|e| fail("cannot open", e))?;
+            // The first segment now, faulted in: `publish` finds it ready from the first
+            // message, and a journal that cannot be written fails the start.
+            let first = journal.prepare().map_err(|e| fail("cannot create a segment", e))?;
             let lane = Arc::new(Lane {
                 name: c.name.clone(),
                 kind: c.kind.as_str(),
                 target: c.target(),
-                queue: Mutex::new(Queue { messages: VecDeque::new(), segments: Segments::default(), journal_failing: false }),
+                queue: Mutex::new(Queue { messages: VecDeque::new(), segments: Segments::starting_with(first), journal_failing: false }),
                 journal,
                 capacity: c.queue(),
                 max_message_bytes: c.max_message_bytes(),
@@ -273,14 +268,30 @@ impl Outbox {
             });
             let from_journal = recovered.iter().filter(|(name, _)| *name == c.name).map(|(_, n)| n).sum();
             lane.counters.spooled.store(from_journal, Ordering::Relaxed);
-            let task = Task { lane: lane.clone(), sink, spool: spool.clone(), stopping: stopping.clone() };
-            let alive = task_alive.clone();
-            runtime.spawn(async move {
-                task.run().await;
-                drop(alive);
-            });
-            lanes.push(lane);
+            lanes.push((lane, sink));
         }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tokenwatch-outbox")
+            // Timers for backoff; I/O for the network sinks (http-push).
+            .enable_time()
+            .enable_io()
+            .build()
+            .map_err(OutboxError::Runtime)?;
+        let stopping = Arc::new(Mutex::new(None));
+        let (task_alive, tasks_done) = std::sync::mpsc::channel();
+        let lanes = lanes
+            .into_iter()
+            .map(|(lane, sink)| {
+                let task = Task { lane: lane.clone(), sink, spool: spool.clone(), stopping: stopping.clone() };
+                let alive = task_alive.clone();
+                runtime.spawn(async move {
+                    task.run().await;
+                    drop(alive);
+                });
+                lane
+            })
+            .collect();
         Ok(Outbox {
             lanes,
             spool,

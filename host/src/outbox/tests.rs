@@ -225,7 +225,7 @@ fn the_task_prepares_the_next_segment_before_the_current_one_is_full() {
     let o = outbox(dir.path(), sink, 1_000, 5_000);
     let lane = o.lane("q").unwrap().clone();
     // At start: the first segment is ready before anything is published.
-    eventually("a first segment", || lane.queue.lock().segments.has_spare());
+    assert!(lane.queue.lock().segments.has_spare());
     // 100 KiB bodies: past half of a 16 MiB segment after 84 of them.
     let body = |i: usize| format!("{i:04}").repeat(25 << 10);
     assert!(publish_n(&o, 90, body).iter().all(Result::is_ok));
@@ -242,8 +242,7 @@ fn a_journal_that_cannot_be_written_refuses_the_message_and_counts_it() {
     let dir = tempfile::tempdir().unwrap();
     let o = outbox(dir.path(), Scripted::default(), 1_000, 1_000);
     let lane = o.lane("q").unwrap().clone();
-    // The task's first segment, then no segment can be made: the directory is a file now.
-    eventually("a first segment", || lane.queue.lock().segments.has_spare());
+    // The first segment removed, and no segment can be made: the directory is a file now.
     for s in lane.queue.lock().segments.take_all() {
         s.remove().unwrap();
     }
@@ -260,4 +259,15 @@ fn a_journal_that_cannot_be_written_refuses_the_message_and_counts_it() {
     assert_eq!(publish_n(&o, 1, |_| "ok".into()), vec![Ok(())]);
     o.shutdown();
     assert_eq!(o.status()[0].delivered, 1);
+}
+
+#[test]
+fn a_journal_directory_that_cannot_be_written_fails_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(journal::DIR)).unwrap();
+    std::fs::write(dir.path().join(journal::DIR).join("q"), b"in the way").unwrap();
+    let config = OutboxConfig { spool_dir: Some(dir.path().to_owned()), shutdown_ms: None };
+    let sink_config = SinkConfig::new("q", SinkType::Stdout);
+    let e = Outbox::with_sinks(&config, vec![(&sink_config, Box::new(Scripted::default()) as Box<dyn Sink>)]).err().expect("refused");
+    assert!(e.to_string().starts_with(&format!("outbox journal {}", dir.path().join(journal::DIR).join("q").display())), "{e}");
 }
