@@ -95,16 +95,8 @@ impl HostBuilder {
             with_wasi: std::sync::OnceLock::new(),
             defaults: self.config.limits.over(&Limits::default()),
         };
-        let set: Set = Arc::new(ArcSwap::from_pointee(Vec::new()));
-        let queue = match self.config.listeners.iter().any(|l| l.mode == Mode::Async) {
-            true => Some(
-                Queue::start(self.config.dispatch.queue(), self.config.dispatch.threads(), set.clone())
-                    .map_err(|e| HostError::Engine(format!("cannot start the dispatcher threads: {e}")))?,
-            ),
-            false => None,
-        };
         let host = Host {
-            set,
+            set: Arc::new(ArcSwap::from_pointee(Vec::new())),
             loader,
             configs: Mutex::new(Vec::new()),
             reload_errors: Mutex::new(BTreeMap::new()),
@@ -118,9 +110,6 @@ impl HostBuilder {
             drain: self.config.dispatch.drain_deadline(),
             dispatch_config: self.config.dispatch.clone(),
         };
-        if let Some(queue) = queue {
-            let _ = host.queue.set(queue);
-        }
         let mut entries = Vec::with_capacity(self.config.listeners.len());
         for l in &self.config.listeners {
             let listener = host.loader.load(l, Arc::default(), 1)?;
@@ -270,24 +259,29 @@ impl Host {
         }
         let set = self.set.load();
         let mut round = Round::new(ENCODINGS.take());
-        // Async listeners: one push for all of them, before the sync ones run.
-        let queued = match self.queue.get() {
-            Some(queue) if set.iter().any(|e| e.lane.is_some()) => match self.shut_down.load(Ordering::Acquire) {
-                true => Outcome::Disabled,
-                false => match queue.push(event, &set) {
-                    Ok(()) => Outcome::Queued,
-                    Err(Full) => Outcome::QueueFull,
-                },
-            },
-            _ => Outcome::Queued,
-        };
+        // Async listeners: one push for all of them, at the first one.
+        let mut queued = None;
         for e in set.iter() {
             match &e.lane {
                 None => each(e.listener.deliver(event, &mut round)),
-                Some(_) => each(Delivery { listener: e.listener.name().clone(), outcome: queued.clone(), fuel: 0, micros: 0 }),
+                Some(_) => {
+                    let outcome = queued.get_or_insert_with(|| self.hand_off(event, &set)).clone();
+                    each(Delivery { listener: e.listener.name().clone(), outcome, fuel: 0, micros: 0 });
+                }
             }
         }
         ENCODINGS.set(round.into_encodings());
+    }
+
+    /// Push `event` into the async queue: every async listener's outcome.
+    fn hand_off(&self, event: &Arc<TokenEvent>, set: &[Entry]) -> Outcome {
+        match (self.queue.get(), self.shut_down.load(Ordering::Acquire)) {
+            (Some(queue), false) => match queue.push(event, set) {
+                Ok(()) => Outcome::Queued,
+                Err(Full) => Outcome::QueueFull,
+            },
+            _ => Outcome::Disabled,
+        }
     }
 
     /// The SPI's `idTokenIssued` / `accessTokenIssued`, for an event not yet shared.
@@ -394,7 +388,7 @@ impl Host {
         }
         // The lane (the place in the async queue) carries over when the mode does.
         let lane = match (old.and_then(|i| set[i].lane.clone()), config.mode) {
-            (Some(lane), Mode::Async) if lane_fits(&lane, config.on_full) => Some(lane),
+            (Some(lane), Mode::Async) if lane.on_full() == config.on_full => Some(lane),
             _ => self.entry(listener.clone()).map_err(|e| ReloadError::Failed { listener: name.clone(), reason: e.to_string() })?.lane,
         };
         let mut entries = (*set).clone();
@@ -468,22 +462,9 @@ impl Host {
             return;
         }
         self.shut_down.store(true, Ordering::Release);
-        if let Some(queue) = self.queue.get() {
-            queue.shutdown(Instant::now() + self.drain);
-        }
-        for e in self.set.load().iter() {
-            e.listener.shutdown();
-        }
-        if let Some(outbox) = &self.outbox {
-            outbox.shutdown();
-        }
+        self.teardown(None).run();
         *done = true;
     }
-}
-
-/// Can an existing lane serve a listener with this `on_full`?
-fn lane_fits(lane: &Lane, on_full: crate::config::OnFull) -> bool {
-    lane.on_full() == on_full
 }
 
 /// Poll `done` every millisecond, for at most `limit`.
@@ -513,13 +494,8 @@ impl Drop for Host {
         if *self.control.lock() {
             return;
         }
-        let teardown = Teardown {
-            set: self.set.clone(),
-            queue: self.queue.get().cloned(),
-            outbox: self.outbox.clone(),
-            drain: self.drain,
-            _ticking: self.ticking.take(),
-        };
+        let ticking = self.ticking.take();
+        let teardown = self.teardown(ticking);
         let spawned = std::thread::Builder::new().name("tokenwatch-shutdown".into()).spawn(move || teardown.run());
         if let Err(e) = spawned {
             tracing::error!("cannot start the shutdown thread, listeners not shut down: {e}");
@@ -527,7 +503,21 @@ impl Drop for Host {
     }
 }
 
-/// What a dropped host's shutdown needs.
+impl Host {
+    /// What shutting down needs, apart from the host (a dropped host's shutdown runs on a
+    /// thread of its own, with the epoch `ticking` until it is done).
+    fn teardown(&self, ticking: Option<Ticking>) -> Teardown {
+        Teardown {
+            set: self.set.clone(),
+            queue: self.queue.get().cloned(),
+            outbox: self.outbox.clone(),
+            drain: self.drain,
+            _ticking: ticking,
+        }
+    }
+}
+
+/// Shutting down: the async queue drained, every listener's `shutdown`, the outbox drained.
 struct Teardown {
     set: Set,
     queue: Option<Arc<Queue>>,

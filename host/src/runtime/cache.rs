@@ -89,6 +89,8 @@ impl Source {
 pub struct Loaded {
     pub component: Component,
     pub source: Source,
+    /// The module's SHA-256 (what names it here, in status and in reloads).
+    pub sha256: Sha256,
 }
 
 /// The cache of one engine: cheap to clone (shared).
@@ -147,12 +149,12 @@ impl ArtifactCache {
     pub fn load(&self, bytes: &[u8], compile: impl FnOnce(&[u8]) -> Result<Component, String>) -> Result<Loaded, String> {
         let sha: Sha256 = sha256(bytes);
         if let Some(component) = self.0.memory.lock().get(&sha) {
-            return Ok(Loaded { component: component.clone(), source: Source::Memory });
+            return Ok(Loaded { component: component.clone(), source: Source::Memory, sha256: sha });
         }
         let disk = self.disk();
         if let Some(component) = disk.and_then(|d| d.read(&self.0.engine, &self.0.fingerprint, &sha)) {
             self.0.memory.lock().insert(sha, component.clone());
-            return Ok(Loaded { component, source: Source::Disk });
+            return Ok(Loaded { component, source: Source::Disk, sha256: sha });
         }
         let component = compile(bytes)?;
         if let Some(disk) = disk {
@@ -165,7 +167,7 @@ impl ArtifactCache {
             }
         }
         self.0.memory.lock().insert(sha, component.clone());
-        Ok(Loaded { component, source: Source::Compiled })
+        Ok(Loaded { component, source: Source::Compiled, sha256: sha })
     }
 
     fn disk(&self) -> Option<&Disk> {
@@ -307,7 +309,7 @@ pub fn sha256(bytes: &[u8]) -> Sha256 {
     digest::digest(&digest::SHA256, bytes).as_ref().try_into().expect("32 bytes")
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -261,7 +261,7 @@ impl Listener {
         validate::check_core_instances(&bytes).map_err(fail)?;
         let started = Instant::now();
         let loaded = shared.cache.load(&bytes, |bytes| compile(&shared.engine, bytes)).map_err(fail)?;
-        let (component, source) = (loaded.component, loaded.source);
+        let (component, source, sha256) = (loaded.component, loaded.source, crate::runtime::cache::hex(&loaded.sha256));
         let compile_ms = started.elapsed().as_millis() as u64;
         // Compile time grows with the module and is spent before the listener can serve:
         // say what it cost, loudly when it is long.
@@ -277,7 +277,6 @@ impl Listener {
         validate::check_imports(&shared.engine, &component, spec.wasi).map_err(fail)?;
         validate::check_static_limits(&component, &spec.limits).map_err(fail)?;
         let module_bytes = bytes.len() as u64;
-        let sha256 = sha256_hex(&bytes);
         drop(bytes);
         let handlers = validate::check_exports(linker, &component).map_err(fail)?;
         let pre = linker
@@ -712,10 +711,6 @@ impl Trapped {
     }
 }
 
-/// A module's SHA-256, in hex: how status, reloads and the artifact cache name a module.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Arm the limits and call the handler: in 0.2 with the event encoded for the listener's
 /// projection; in 0.1 with views of it lent as resources.

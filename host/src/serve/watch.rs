@@ -138,7 +138,7 @@ fn apply(host: &Host, path: &Path, template: &Template) {
         return;
     }
     if let (Some(running), Ok(bytes)) = (&running, std::fs::read(path)) {
-        if running.module_sha256 == crate::runtime::listener::sha256_hex(&bytes) {
+        if running.module_sha256 == crate::runtime::cache::hex(&crate::runtime::cache::sha256(&bytes)) {
             return; // the same module: nothing to do
         }
     }
