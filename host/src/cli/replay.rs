@@ -179,28 +179,10 @@ fn state(health: &Health) -> (&'static str, Option<&str>) {
     }
 }
 
-/// A listener still `starting` after its start trapped has no reason in its health: say
-/// what the counters know.
-fn reason(s: &ListenerStatus) -> Option<String> {
-    match (&s.health, state(&s.health).1) {
-        (_, Some(r)) => Some(r.to_owned()),
-        (Health::Starting, None) if s.consecutive_traps > 0 => Some(format!(
-            "its start trapped ({}; {} in a row); the next event starts a fresh instance",
-            s.last_trap.as_deref().unwrap_or("?"),
-            s.consecutive_traps
-        )),
-        _ => None,
-    }
-}
-
 /// A state worth a line even in `--quiet`: the listener gets no events for a reason it did
 /// not choose, or could not start.
 fn is_problem(s: &ListenerStatus) -> bool {
-    match s.health {
-        Health::InitFailed(_) | Health::InitTrapped(_) | Health::Quarantined(_) | Health::LoadFailed(_) => true,
-        Health::Starting => s.consecutive_traps > 0,
-        _ => false,
-    }
+    matches!(s.health, Health::InitFailed(_) | Health::InitTrapped(_) | Health::Quarantined(_) | Health::LoadFailed(_))
 }
 
 fn is_warning(level: LogLevel) -> bool {
@@ -259,8 +241,7 @@ impl<O: Write, E: Write> Printer<'_, O, E> {
         if event.is_some() && before.as_ref() == Some(&s.health) {
             return Ok(());
         }
-        let (word, _) = state(&s.health);
-        let reason = reason(s);
+        let (word, reason) = state(&s.health);
         match self.format {
             Format::Json => {
                 let mut record = json!({"type": "listener", "event": event, "listener": s.name, "state": word});
@@ -284,7 +265,7 @@ impl<O: Write, E: Write> Printer<'_, O, E> {
                 let name = escape_control(&s.name);
                 let when = event.map(|e| format!(" after event #{e}")).unwrap_or_default();
                 match reason {
-                    Some(r) => self.note(format_args!("listener {name}: {word}{when}: {}", escape_control(&r))),
+                    Some(r) => self.note(format_args!("listener {name}: {word}{when}: {}", escape_control(r))),
                     None => self.note(format_args!("listener {name}: {word}{when}")),
                 }
             }
