@@ -20,14 +20,14 @@ wat_guests=(unknown-import wasi-import)
 
 # Exports each component must have, and only those (the host calls what a component exports).
 declare -A want_exports=(
-  [sign-in-audit]="id-token-listener lifecycle"
-  [metering]="access-token-listener lifecycle"
-  [probe]="access-token-listener id-token-listener lifecycle"
-  [id-probe]="id-token-listener lifecycle"
-  [wasi-env]="access-token-listener id-token-listener lifecycle"
-  [sign-in-set]="id-token-listener lifecycle"
-  [set-forger]="access-token-listener id-token-listener lifecycle"
-  [sqs-publisher]="access-token-listener id-token-listener lifecycle"
+  [sign-in-audit]="batch-listener id-token-listener lifecycle"
+  [metering]="access-token-listener batch-listener lifecycle"
+  [probe]="access-token-listener batch-listener id-token-listener lifecycle"
+  [id-probe]="batch-listener id-token-listener lifecycle"
+  [wasi-env]="access-token-listener batch-listener id-token-listener lifecycle"
+  [sign-in-set]="batch-listener id-token-listener lifecycle"
+  [set-forger]="access-token-listener batch-listener id-token-listener lifecycle"
+  [sqs-publisher]="access-token-listener batch-listener id-token-listener lifecycle"
 )
 
 say() { printf 'build-guests: %s\n' "$*"; }

@@ -79,6 +79,7 @@ pub mod bindings {
                 "tokenwatch:listener/signer@0.2.0": crate::bindings::imports::tokenwatch::listener::signer,
                 "tokenwatch:listener/publish@0.2.0": crate::bindings::imports::tokenwatch::listener::publish,
                 "tokenwatch:listener/metrics@0.2.0": crate::bindings::imports::tokenwatch::listener::metrics,
+                "tokenwatch:listener/batch@0.2.0": crate::bindings::imports::tokenwatch::listener::batch,
             },
             pub_export_macro: true,
             export_macro_name: "__export_all_tokens",
@@ -504,23 +505,77 @@ pub mod __private {
     }
 
     // Events before a successful init are ignored: the host never sends them.
+    fn id_token_issued<T: IdTokenListener>(event: &[u8]) {
+        with::<T, _>(|l, declared| {
+            let event = crate::event::decode(event, declared);
+            let token = IdTokenEvent { claims: event.claims, local_subject: event.local_subject };
+            l.id_token_issued(&token, &event.context)
+        });
+    }
+
+    fn access_token_issued<T: AccessTokenListener>(event: &[u8]) {
+        with::<T, _>(|l, declared| {
+            let event = crate::event::decode(event, declared);
+            let token = AccessTokenEvent { claims: event.claims };
+            l.access_token_issued(&token, &event.context)
+        });
+    }
+
     impl<T: IdTokenListener> exp::id_token_listener::Guest for Adapter<T> {
         fn id_token_issued(event: Vec<u8>) {
-            with::<T, _>(|l, declared| {
-                let event = crate::event::decode(&event, declared);
-                let token = IdTokenEvent { claims: event.claims, local_subject: event.local_subject };
-                l.id_token_issued(&token, &event.context)
-            });
+            id_token_issued::<T>(&event)
         }
     }
 
     impl<T: AccessTokenListener> exp::access_token_listener::Guest for Adapter<T> {
         fn access_token_issued(event: Vec<u8>) {
-            with::<T, _>(|l, declared| {
-                let event = crate::event::decode(&event, declared);
-                let token = AccessTokenEvent { claims: event.claims };
-                l.access_token_issued(&token, &event.context)
-            });
+            access_token_issued::<T>(&event)
+        }
+    }
+
+    // --- batches (async mode): one call, one handler call per event ------------------------
+
+    use exp::batch_listener::{IssuedToken, TokenKind};
+
+    /// Tell the host event `i` starts (it arms that event's own budgets), then hand it over.
+    fn each(events: Vec<IssuedToken>, mut handle: impl FnMut(TokenKind, &[u8])) {
+        for (i, issued) in events.iter().enumerate() {
+            crate::imp::batch::begin(i as u32);
+            handle(issued.kind, &issued.event);
+        }
+    }
+
+    // The host sends a batch only the kinds the component has handlers for.
+    impl<T: IdTokenListener + AccessTokenListener> exp::batch_listener::Guest for Adapter<T> {
+        fn tokens_issued(events: Vec<IssuedToken>) {
+            each(events, |kind, event| match kind {
+                TokenKind::IdToken => id_token_issued::<T>(event),
+                TokenKind::AccessToken => access_token_issued::<T>(event),
+            })
+        }
+    }
+
+    /// The batch export of a listener of ID tokens only.
+    pub struct IdTokenBatch<T>(PhantomData<T>);
+    impl<T: IdTokenListener> exp::batch_listener::Guest for IdTokenBatch<T> {
+        fn tokens_issued(events: Vec<IssuedToken>) {
+            each(events, |kind, event| {
+                if kind == TokenKind::IdToken {
+                    id_token_issued::<T>(event)
+                }
+            })
+        }
+    }
+
+    /// The batch export of a listener of access tokens only.
+    pub struct AccessTokenBatch<T>(PhantomData<T>);
+    impl<T: AccessTokenListener> exp::batch_listener::Guest for AccessTokenBatch<T> {
+        fn tokens_issued(events: Vec<IssuedToken>) {
+            each(events, |kind, event| {
+                if kind == TokenKind::AccessToken {
+                    access_token_issued::<T>(event)
+                }
+            })
         }
     }
 }
@@ -566,6 +621,9 @@ macro_rules! export_id_token_listener {
                 __TokenwatchAdapter with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle);
             $crate::bindings::all_tokens::exports::tokenwatch::listener::id_token_listener::__export_tokenwatch_listener_id_token_listener_0_2_0_cabi!(
                 __TokenwatchAdapter with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::id_token_listener);
+            type __TokenwatchBatch = $crate::__private::IdTokenBatch<$ty>;
+            $crate::bindings::all_tokens::exports::tokenwatch::listener::batch_listener::__export_tokenwatch_listener_batch_listener_0_2_0_cabi!(
+                __TokenwatchBatch with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::batch_listener);
             #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "component-type:tokenwatch-guest:id-token-only")]
             #[used]
@@ -599,6 +657,9 @@ macro_rules! export_access_token_listener {
                 __TokenwatchAdapter with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::lifecycle);
             $crate::bindings::all_tokens::exports::tokenwatch::listener::access_token_listener::__export_tokenwatch_listener_access_token_listener_0_2_0_cabi!(
                 __TokenwatchAdapter with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::access_token_listener);
+            type __TokenwatchBatch = $crate::__private::AccessTokenBatch<$ty>;
+            $crate::bindings::all_tokens::exports::tokenwatch::listener::batch_listener::__export_tokenwatch_listener_batch_listener_0_2_0_cabi!(
+                __TokenwatchBatch with_types_in $crate::bindings::all_tokens::exports::tokenwatch::listener::batch_listener);
             #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "component-type:tokenwatch-guest:access-token-only")]
             #[used]

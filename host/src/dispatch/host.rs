@@ -229,7 +229,7 @@ impl Host {
         if let Some(queue) = self.queue.get() {
             return Ok(queue);
         }
-        let queue = Queue::start(self.dispatch_config.queue(), self.dispatch_config.threads(), self.set.clone())
+        let queue = Queue::start(self.dispatch_config.queue(), self.dispatch_config.threads(), self.dispatch_config.batch(), self.set.clone())
             .map_err(|e| HostError::Engine(format!("cannot start the dispatcher threads: {e}")))?;
         Ok(self.queue.get_or_init(|| queue))
     }

@@ -10,8 +10,9 @@
 //! - The ring holds each event once (an `Arc`). Every async listener has a **lane**: its
 //!   cursor into the ring (the sequence number of the next event it takes). A listener's
 //!   queue depth is how far its cursor is behind the ring's end.
-//! - Each lane belongs to one dispatcher thread, which takes up to `BATCH` events at a time
-//!   for it and calls the listener for each, in arrival order, under the usual limits.
+//! - Each lane belongs to one dispatcher thread, which takes up to `[dispatch] batch` events
+//!   at a time for it and hands them to the listener in arrival order: in one call when it
+//!   exports `batch-listener` (each event still under its own budgets), else one call each.
 //!   Lanes are spread over the dispatchers at creation (the least loaded first), so a
 //!   listener that spends its whole deadline on every event delays only the listeners that
 //!   share its thread.
@@ -32,9 +33,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
-
-/// Events a dispatcher takes for one lane at a time (one lock, then the calls).
-const BATCH: usize = 16;
 
 /// The listener set the dispatchers read (the host swaps it on reload).
 pub(crate) type Set = Arc<ArcSwap<Vec<Entry>>>;
@@ -72,6 +70,8 @@ pub(crate) struct Queue {
     /// The sequence number the next event gets (the ring's end); written under `ring`.
     end: AtomicU64,
     capacity: usize,
+    /// Events a dispatcher takes for one lane at a time (one lock, then one batch call).
+    batch: usize,
     workers: Vec<Worker>,
     /// Lanes per dispatcher, to place new lanes on the least loaded one.
     load: Vec<AtomicUsize>,
@@ -86,12 +86,13 @@ pub(crate) struct Full;
 
 impl Queue {
     /// Start `threads` dispatchers over `set`.
-    pub fn start(capacity: usize, threads: usize, set: Set) -> std::io::Result<Arc<Queue>> {
+    pub fn start(capacity: usize, threads: usize, batch: usize, set: Set) -> std::io::Result<Arc<Queue>> {
         let threads = threads.max(1);
         let queue = Arc::new(Queue {
             ring: Mutex::new(Ring { events: VecDeque::new(), front: 0 }),
             end: AtomicU64::new(0),
             capacity: capacity.max(1),
+            batch: batch.max(1),
             workers: (0..threads).map(|_| Worker { idle: AtomicBool::new(false), thread: Default::default() }).collect(),
             load: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
             deadline: Mutex::new(None),
@@ -162,7 +163,7 @@ impl Queue {
         Ok(())
     }
 
-    /// Claim up to `BATCH` events for `lane` (its cursor moves past them), counting what
+    /// Claim up to `batch` events for `lane` (its cursor moves past them), counting what
     /// it lost to a full ring.
     fn take(&self, lane: &Lane, counters: &Counters, into: &mut Vec<Arc<TokenEvent>>) {
         let ring = self.ring.lock();
@@ -174,7 +175,7 @@ impl Queue {
             next = ring.front;
         }
         let from = (next - ring.front) as usize;
-        into.extend(ring.events.range(from..).take(BATCH).cloned());
+        into.extend(ring.events.range(from..).take(self.batch).cloned());
         lane.next.store(next + into.len() as u64, Ordering::SeqCst);
     }
 
@@ -191,7 +192,8 @@ impl Queue {
 
     /// One dispatcher: serve the lanes placed on it until shutdown.
     fn serve(&self, me: usize, set: &Set) {
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut batch = Vec::with_capacity(self.batch);
+        let mut buffers = Vec::new();
         let mut round = Round::new(Default::default());
         loop {
             let entries = set.load();
@@ -200,19 +202,29 @@ impl Queue {
                 let Some(lane) = entry.lane.as_ref().filter(|l| l.dispatcher == me) else { continue };
                 let counters = entry.listener.counters();
                 self.take(lane, counters, &mut batch);
-                let mut claimed = batch.drain(..);
-                for event in &mut claimed {
-                    if self.past_deadline() {
-                        let left = 1 + claimed.len() as u64;
-                        counters.events.add(left);
-                        counters.dropped_shutdown.add(left);
-                        break;
-                    }
-                    // A round per event: its encodings are of one event.
-                    round = Round::new(round.into_encodings());
-                    entry.listener.call(&event, &mut round);
-                    worked = true;
+                if batch.is_empty() {
+                    continue;
                 }
+                worked = true;
+                // While draining at shutdown, one event per call, so the deadline is checked
+                // between events.
+                if entry.listener.batches() && batch.len() > 1 && !self.closing.load(Ordering::SeqCst) {
+                    entry.listener.call_batch(&mut batch, &mut buffers);
+                } else {
+                    let mut claimed = batch.drain(..);
+                    for event in &mut claimed {
+                        if self.past_deadline() {
+                            let left = 1 + claimed.len() as u64;
+                            counters.events.add(left);
+                            counters.dropped_shutdown.add(left);
+                            break;
+                        }
+                        // A round per event: its encodings are of one event.
+                        round = Round::new(round.into_encodings());
+                        entry.listener.call(&event, &mut round);
+                    }
+                }
+                batch.clear();
             }
             self.trim(&entries);
             if self.past_deadline() || (self.closing.load(Ordering::SeqCst) && !worked) {

@@ -1,6 +1,7 @@
 //! Host capabilities a guest may import, one module per WIT interface. Each implements the
 //! generated `Host` trait on the store state and is linked in `linker()`; nothing else is.
 
+pub mod batch;
 pub mod config;
 pub mod log;
 pub mod metrics;
@@ -28,6 +29,7 @@ pub fn provides(name: &str) -> bool {
     (COMMON.contains(&interface) && VERSIONS.contains(&version))
         || (interface, version) == ("token", "0.1.0")
         || (interface, version) == ("metrics", "0.2.0")
+        || (interface, version) == ("batch", "0.2.0")
 }
 
 /// The instance `tokenwatch:listener/{interface}@{version}` of the linker, to define its
@@ -50,6 +52,7 @@ pub fn linker(engine: &Engine, wasi: bool) -> wasmtime::Result<Linker<State>> {
     signer::add_to_linker(&mut linker)?;
     publish::add_to_linker(&mut linker)?;
     metrics::add_to_linker(&mut linker)?;
+    batch::add_to_linker(&mut linker)?;
     if wasi {
         wasi::add_to_linker(&mut linker)?;
     }

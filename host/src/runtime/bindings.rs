@@ -14,7 +14,7 @@ pub mod v0_2 {
         world: "all-tokens",
     });
 
-    pub use exports::tokenwatch::listener::{access_token_listener, id_token_listener, lifecycle};
+    pub use exports::tokenwatch::listener::{access_token_listener, batch_listener, id_token_listener, lifecycle};
 }
 
 /// `tokenwatch:listener@0.1.0` (`wit/v0.1/listener.wit`): claims as resources read through

@@ -5,13 +5,13 @@ use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use crate::runtime::state::State;
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{AsContextMut, ResourceLimiter, Trap};
 
 /// The epoch ticker's period. Deadlines are whole ticks, so they are accurate to one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Budgets for one call into a listener (`init`, `is-enabled`, a handler or `shutdown`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Fuel per call. A small Rust or C listener uses 1–20 k fuel per event; 10 M leaves a
     /// 500× margin and stops a runaway loop in about 1 ms on a current core. JavaScript
@@ -100,7 +100,9 @@ fn mib(mb: u64) -> usize {
 }
 
 /// Set every budget of `store` for the next call. The one place limits are applied.
-pub(crate) fn arm(store: &mut Store<State>, limits: &Limits) -> wasmtime::Result<()> {
+/// Also before each event of a batch (`imports::batch`), which gets the budgets of a call.
+pub(crate) fn arm(mut store: impl AsContextMut<Data = State>, limits: &Limits) -> wasmtime::Result<()> {
+    let mut store = store.as_context_mut();
     // Not on an engine without fuel (`HostBuilder::epoch_only`), where it is an error.
     if store.data().fuel_metered {
         store.set_fuel(limits.fuel)?;

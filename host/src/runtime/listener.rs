@@ -159,6 +159,7 @@ enum Exports {
         lifecycle: v0_2::lifecycle::GuestIndices,
         id_token: Option<v0_2::id_token_listener::GuestIndices>,
         access_token: Option<v0_2::access_token_listener::GuestIndices>,
+        batch: Option<v0_2::batch_listener::GuestIndices>,
     },
     V0_1 {
         lifecycle: v0_1::lifecycle::GuestIndices,
@@ -173,6 +174,7 @@ enum Typed {
         lifecycle: v0_2::lifecycle::Guest,
         id_token: Option<v0_2::id_token_listener::Guest>,
         access_token: Option<v0_2::access_token_listener::Guest>,
+        batch: Option<v0_2::batch_listener::Guest>,
         /// What its `init` declared.
         declared: Declared,
     },
@@ -288,6 +290,7 @@ impl Listener {
                 lifecycle: v0_2::lifecycle::GuestIndices::new(&pre).map_err(index_error)?,
                 id_token: handlers.id_token.then(|| v0_2::id_token_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
                 access_token: handlers.access_token.then(|| v0_2::access_token_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
+                batch: handlers.batch.then(|| v0_2::batch_listener::GuestIndices::new(&pre)).transpose().map_err(index_error)?,
             },
             validate::Contract::V0_1 => Exports::V0_1 {
                 lifecycle: v0_1::lifecycle::GuestIndices::new(&pre).map_err(index_error)?,
@@ -458,6 +461,64 @@ impl Listener {
         }
     }
 
+    /// Whether the component exports `batch-listener`, so queued events can go several per
+    /// call ([`Listener::call_batch`]).
+    pub fn batches(&self) -> bool {
+        matches!(self.exports, Exports::V0_2 { batch: Some(_), .. })
+    }
+
+    /// Deliver queued events (async mode) in one `batch-listener` call, each event under its
+    /// own budgets (`imports::batch`). A trap at event k loses only event k: the events
+    /// before it were delivered, and the ones after it go to a fresh instance. Events of a
+    /// kind the listener does not handle are skipped; `events` is left holding the others.
+    /// For a listener without the export, see [`Listener::batches`].
+    pub fn call_batch(&self, events: &mut Vec<Arc<TokenEvent>>, buffers: &mut Vec<v0_2::batch_listener::IssuedToken>) {
+        self.counters.events.add(events.len() as u64);
+        let before = events.len();
+        events.retain(|e| self.handles(e.kind));
+        self.counters.skipped.add((before - events.len()) as u64);
+        let mut from = 0;
+        while from < events.len() {
+            let rest = &events[from..];
+            let left = rest.len() as u64;
+            let Some(mut slot) = self.live.try_lock_for(self.spec.limits.deadline) else {
+                self.counters.dropped_busy.add(left);
+                return;
+            };
+            if let Err(outcome) = self.ensure_live(&mut slot) {
+                match outcome {
+                    Outcome::Disabled => self.counters.dropped_disabled.add(left),
+                    Outcome::Quarantined => self.counters.dropped_quarantined.add(left),
+                    // A trap in `init` is the first event's, as with one call per event.
+                    _ => {
+                        from += 1;
+                        continue;
+                    }
+                }
+                return;
+            }
+            let live = slot.as_mut().expect("ensure_live leaves an instance");
+            let started = Instant::now();
+            let result = call_batch_handler(live, rest, &self.spec.limits, buffers);
+            self.counters.micros.add(started.elapsed().as_micros() as u64);
+            let at = live.store.data_mut().batch.finish();
+            let mut fuel = live.store.data().batch.fuel_used;
+            if self.shared.fuel {
+                fuel += live.store.get_fuel().map_or(0, |left| self.spec.limits.fuel.saturating_sub(left));
+            }
+            self.counters.fuel.add(fuel);
+            let delivered = if result.is_ok() { rest.len() } else { at };
+            if delivered > 0 {
+                self.slot.lock().consecutive_traps = 0;
+                self.counters.delivered.add(delivered as u64);
+            }
+            let Err(error) = result else { return };
+            let last_error = live.store.data_mut().log.take_last_error();
+            self.trapped(&mut slot, "handler", Trapped { error, last_error });
+            from += at + 1;
+        }
+    }
+
     /// Make sure there is a live, enabled instance; otherwise say why not.
     fn ensure_live(&self, live: &mut Option<Live>) -> Result<(), Outcome> {
         match &self.slot.lock().health {
@@ -558,6 +619,7 @@ impl Listener {
             wasi: wasi_ctx(),
             deadline: CallDeadline::default(),
             fuel_metered: self.shared.fuel,
+            batch: Default::default(),
         };
         let mut store = Store::new(&self.shared.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -572,17 +634,18 @@ impl Listener {
     /// start (`Ok(Err(..))`), or the trap.
     fn start_instance(&self, store: &mut Store<State>) -> wasmtime::Result<Result<Typed, Started>> {
         let limits = &self.spec.limits;
-        arm(store, limits)?;
+        arm(&mut *store, limits)?;
         let instance = self.pre.instantiate(&mut *store)?;
         // The guest's text, on its way to the log and the status: capped and escaped.
         let init_failed = |message: &str| Ok(Err(Started::InitFailed(for_humans(message, MAX_MESSAGE_BYTES))));
         let properties = as_pairs(&self.spec.properties);
         let typed = match &self.exports {
-            Exports::V0_2 { lifecycle, id_token, access_token } => {
+            Exports::V0_2 { lifecycle, id_token, access_token, batch } => {
                 let lifecycle = lifecycle.load(&mut *store, &instance)?;
                 let id_token = id_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
                 let access_token = access_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
-                arm(store, limits)?;
+                let batch = batch.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
+                arm(&mut *store, limits)?;
                 let declaration = match lifecycle.call_init(&mut *store, &properties)? {
                     Ok(declaration) => declaration,
                     Err(message) => return init_failed(&message),
@@ -591,20 +654,20 @@ impl Listener {
                     Ok(declared) => declared,
                     Err(why) => return init_failed(&format!("init answered with a declaration the host refuses: {why}")),
                 };
-                Typed::V0_2 { lifecycle, id_token, access_token, declared }
+                Typed::V0_2 { lifecycle, id_token, access_token, batch, declared }
             }
             Exports::V0_1 { lifecycle, id_token, access_token } => {
                 let lifecycle = lifecycle.load(&mut *store, &instance)?;
                 let id_token = id_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
                 let access_token = access_token.as_ref().map(|i| i.load(&mut *store, &instance)).transpose()?;
-                arm(store, limits)?;
+                arm(&mut *store, limits)?;
                 if let Err(message) = lifecycle.call_init(&mut *store, &properties)? {
                     return init_failed(&message);
                 }
                 Typed::V0_1 { lifecycle, id_token, access_token }
             }
         };
-        arm(store, limits)?;
+        arm(&mut *store, limits)?;
         let enabled = match &typed {
             Typed::V0_2 { lifecycle, .. } => lifecycle.call_is_enabled(&mut *store)?,
             Typed::V0_1 { lifecycle, .. } => lifecycle.call_is_enabled(&mut *store)?,
@@ -748,6 +811,34 @@ fn call_handler(live: &mut Live, event: &Arc<TokenEvent>, limits: &Limits, encod
     table.delete(claims)?;
     table.delete(context)?;
     result
+}
+
+/// Encode `events` for the listener's projection into `buffers` (their allocations reused),
+/// arm the limits for the first event and call `tokens-issued`.
+fn call_batch_handler(
+    live: &mut Live,
+    events: &[Arc<TokenEvent>],
+    limits: &Limits,
+    buffers: &mut Vec<v0_2::batch_listener::IssuedToken>,
+) -> wasmtime::Result<()> {
+    use v0_2::batch_listener::{IssuedToken, TokenKind};
+    let Typed::V0_2 { batch: Some(batch), declared, .. } = &live.typed else {
+        unreachable!("call_batch only for listeners that batch")
+    };
+    buffers.resize_with(events.len().max(buffers.len()), || IssuedToken { kind: TokenKind::IdToken, event: Vec::new() });
+    for (buffer, event) in buffers.iter_mut().zip(events) {
+        buffer.kind = match event.kind {
+            EventKind::IdToken => TokenKind::IdToken,
+            EventKind::AccessToken => TokenKind::AccessToken,
+        };
+        buffer.event.clear();
+        crate::runtime::encoding::encode(event, &declared.projection, &mut buffer.event);
+    }
+    let state = live.store.data_mut();
+    state.batch.start(events.iter().map(|e| e.kind), limits);
+    state.publish.kind = events[0].kind.as_str();
+    arm(&mut live.store, limits)?;
+    batch.call_tokens_issued(&mut live.store, &buffers[..events.len()])
 }
 
 /// Compile times from this one up are logged as a warning.

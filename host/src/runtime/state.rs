@@ -21,6 +21,8 @@ pub struct State {
     pub(crate) deadline: CallDeadline,
     /// Whether the engine meters fuel (limits and host prices apply it only then).
     pub(crate) fuel_metered: bool,
+    /// The `batch-listener` call in progress, if any.
+    pub(crate) batch: crate::imports::batch::Progress,
 }
 
 impl State {

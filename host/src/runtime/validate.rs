@@ -28,12 +28,14 @@ struct Interface {
     funcs: &'static [(&'static str, &'static str)],
 }
 
-/// The exported interfaces of one contract version: lifecycle, then the two handlers.
+/// The exported interfaces of one contract version: lifecycle, the two handlers, and the
+/// batched handler (0.2 only).
 struct Exports {
     contract: Contract,
     lifecycle: Interface,
     id_token: Interface,
     access_token: Interface,
+    batch: Option<Interface>,
 }
 
 const V0_2: Exports = Exports {
@@ -54,6 +56,13 @@ const V0_2: Exports = Exports {
         name: "tokenwatch:listener/access-token-listener@0.2.0",
         funcs: &[("access-token-issued", "func(event: list<u8>)")],
     },
+    batch: Some(Interface {
+        name: "tokenwatch:listener/batch-listener@0.2.0",
+        funcs: &[(
+            "tokens-issued",
+            "func(events: list<record { kind: enum { id-token, access-token }, event: list<u8> }>)",
+        )],
+    }),
 };
 
 const V0_1: Exports = Exports {
@@ -77,6 +86,7 @@ const V0_1: Exports = Exports {
         name: "tokenwatch:listener/access-token-listener@0.1.0",
         funcs: &[("access-token-issued", "func(claims: borrow<claims>, context: borrow<event-context>)")],
     },
+    batch: None,
 };
 
 /// Refuse a file over the listener's `module_mb` before reading it whole or compiling it:
@@ -131,6 +141,8 @@ pub(crate) struct Handlers {
     pub contract: Contract,
     pub id_token: bool,
     pub access_token: bool,
+    /// Exports `batch-listener` (0.2): async events may be handed over several per call.
+    pub batch: bool,
 }
 
 /// Check every function of the contract the component exports against the contract's WIT
@@ -172,6 +184,7 @@ pub(crate) fn check_exports(linker: &Linker<State>, component: &Component) -> Re
         contract: version.contract,
         id_token: present(&version.id_token),
         access_token: present(&version.access_token),
+        batch: version.batch.as_ref().is_some_and(&mut present),
     };
     let contract = version.lifecycle.name.replace("/lifecycle", "");
     if !problems.is_empty() {
