@@ -60,7 +60,7 @@ fn a_listener_that_spends_its_deadline_on_every_event_does_not_hold_the_dispatch
 
 #[test]
 fn a_full_queue_drops_the_oldest_for_drop_listeners_and_refuses_for_reject_listeners() {
-    let dispatch = DispatchConfig { queue: Some(8), threads: Some(2), drain_ms: Some(60_000) };
+    let dispatch = DispatchConfig { queue: Some(8), threads: Some(2), drain_ms: Some(60_000), ..Default::default() };
     let (host, _) = with_dispatch(vec![slow("dropper")], dispatch.clone());
     for i in 0..40 {
         assert_eq!(host.dispatch(&id_token(&format!("u{i}")))[0].outcome, Outcome::Queued);
@@ -285,4 +285,71 @@ fn a_log_sink_that_reads_the_status_does_not_deadlock() {
     assert_eq!(host.dispatch(&id_token("alice"))[0].outcome, Outcome::Ok);
     assert_eq!(sink.1.load(Ordering::Relaxed), 1, "the sink read the status from inside the guest's call");
     host.shutdown();
+}
+
+/// An async probe that records, with room to spin on a `spin-*` subject until a 50 ms
+/// deadline (fuel is no limit), so the events pushed meanwhile wait in its queue and are
+/// handed over in batches.
+fn batching(name: &str) -> ListenerConfig {
+    asynchronous(probe(name, "record")).with_limits(LimitsConfig { fuel: Some(u64::MAX / 2), deadline_ms: Some(50), ..Default::default() })
+}
+
+#[test]
+fn a_trap_at_event_k_of_a_batch_loses_only_event_k() {
+    let (host, rec) = with_dispatch(vec![batching("batched")], DispatchConfig { threads: Some(1), batch: Some(16), ..Default::default() });
+    // The first event holds the dispatcher for the deadline: the 50 after it are queued by
+    // then, and go 16 per call.
+    host.dispatch(&id_token("spin-gate"));
+    let subjects: Vec<String> = (0..50).map(|i| if i == 20 { "panic-20".to_owned() } else { format!("user-{i:02}") }).collect();
+    for sub in &subjects {
+        assert_eq!(host.dispatch(&id_token(sub))[0].outcome, Outcome::Queued);
+    }
+    host.shutdown();
+    // A fresh instance (`init`) after each trap; every event but the trapping ones, in order.
+    let expected: Vec<String> = ["init", "init"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((0..20).map(|i| format!("id-token user-{i:02}")))
+        .chain(std::iter::once("init".to_owned()))
+        .chain((21..50).map(|i| format!("id-token user-{i:02}")))
+        .chain(std::iter::once("shutdown".to_owned()))
+        .collect();
+    // (The probe's panic hook logs the panic's message before the trap.)
+    let lines: Vec<String> = rec.of("batched").into_iter().filter(|l| !l.starts_with("panicked at")).collect();
+    assert_eq!(lines, expected);
+    let c = &host.status()[0].counters;
+    assert_eq!((c.events, c.delivered), (51, 49), "{c:?}");
+    assert_eq!((c.traps_of(TrapCause::Deadline), c.traps_of(TrapCause::Panic)), (1, 1), "{c:?}");
+    assert!(c.batch_calls >= 4, "50 queued events take at least 4 calls of 16: {c:?}");
+    adds_up(c);
+}
+
+#[test]
+fn each_event_of_a_batch_has_its_own_fuel_budget() {
+    // What one recorded event costs, measured on a sync copy.
+    let (sync, _) = host(vec![probe("measure", "record")]);
+    for i in 0..20 {
+        sync.dispatch(&id_token(&format!("user-{i:02}")));
+    }
+    let c = &sync.status()[0].counters;
+    let per_event = c.fuel / c.delivered;
+    drop(sync);
+    // A budget of 3 events' fuel: a batch of 16 under one budget would run out at its 4th.
+    let fuel = LimitsConfig { fuel: Some(per_event * 3), deadline_ms: Some(50), ..Default::default() };
+    let (host, rec) = with_dispatch(
+        vec![batching("gate"), asynchronous(probe("budgeted", "record")).with_limits(fuel)],
+        DispatchConfig { threads: Some(1), batch: Some(16), ..Default::default() },
+    );
+    // `gate` spins on the first event, on the same dispatcher: the others queue meanwhile.
+    host.dispatch(&id_token("spin-gate"));
+    for i in 0..48 {
+        host.dispatch(&id_token(&format!("user-{i:02}")));
+    }
+    host.shutdown();
+    let c = &host.status()[1].counters;
+    assert_eq!(c.traps_total(), 1, "only the spinning event runs out: {c:?}");
+    assert_eq!(c.delivered, 48, "{c:?}");
+    assert!(c.batch_calls >= 3, "{c:?}");
+    assert_eq!(rec.of("budgeted").iter().filter(|l| l.starts_with("id-token user-")).count(), 48);
+    adds_up(c);
 }

@@ -461,7 +461,7 @@ fn events_an_async_listener_s_full_queue_refuses_are_a_503_naming_their_lines() 
         .with_mode(Mode::Async)
         .with_on_full(OnFull::Reject)
         .with_limits(LimitsConfig { fuel: Some(1 << 60), deadline_ms: Some(20), max_consecutive_traps: Some(1_000_000), ..Default::default() });
-    let config = Config { listeners: vec![slow, probe("sync", "record")], dispatch: DispatchConfig { queue: Some(2), threads: Some(1), drain_ms: Some(10_000) }, ..Config::default() };
+    let config = Config { listeners: vec![slow, probe("sync", "record")], dispatch: DispatchConfig { queue: Some(2), threads: Some(1), drain_ms: Some(10_000), ..Default::default() }, ..Config::default() };
     let server = Server::start(config);
     let batch: String = (0..40).map(|i| format!("{}\n", id_line(&format!("q{i}")))).collect();
     let r = server.ndjson(batch);

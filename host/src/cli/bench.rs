@@ -383,6 +383,11 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
     let outbox = crate::outbox::bench::run()?;
     let async_dispatch = crate::dispatch::bench::async_dispatch_ns(&audit, &ids, sink.clone())?;
     let hot_swap = crate::dispatch::bench::hot_swap_ms(&audit, &metering, opts.rounds.clamp(3, 9), sink.clone())?;
+    // An async listener's dispatcher, a call per event against batches of 16 (`batch-listener`).
+    let async_rounds = opts.rounds.clamp(3, 9);
+    let (async_ns, _) = crate::dispatch::bench::async_per_event_ns(&audit, &ids, sink.clone(), 1, async_rounds)?;
+    let (batched_ns, per_call) = crate::dispatch::bench::async_per_event_ns(&audit, &ids, sink.clone(), 16, async_rounds)?;
+    let batched_ratio = round2(batched_ns / native);
     let async_worst = |key: &str| async_dispatch.as_object().map_or(0.0, |c| c.values().filter_map(|v| v[key].as_f64()).fold(0.0, f64::max));
     let cached_load_ms = cached_load(&[("sign-in-audit", &audit), ("metering", &metering), ("probe", &probe)], opts.rounds.clamp(1, 5))?;
     // `serve`'s HTTP API on loopback (serve/load.rs).
@@ -431,6 +436,8 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         "file_messages_per_second": outbox["file_messages_per_second"],
         "cached_load_ms": cached_load_ms,
         "async_dispatch_ns": async_dispatch,
+        "async_per_event_ns": {"1": async_ns.round(), "16": batched_ns.round(), "events_per_batch_call": round2(per_call)},
+        "ratio_rust_guest_batched_vs_native": batched_ratio,
         "hot_swap_ms": hot_swap,
         "http": http,
         "targets": {
@@ -439,6 +446,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
             "publish_ns": target(publish_median, Some(1000.0), None),
             "ratio_rust_guest_vs_native": target(guest_ratio, Some(3.0), None),
             "ratio_empty_guest_vs_native": target(empty_ratio, Some(0.4), None),
+            "ratio_rust_guest_batched_vs_native": target(batched_ratio, Some(2.0), None),
             "fuel_overhead_ratio": target(fuel_ratio, Some(1.3), None),
             "rs256_speedup_vs_jsonwebtoken": target(speedup.as_ref().and_then(Value::as_f64).unwrap_or(0.0), None, Some(2.0)),
         },
@@ -474,6 +482,9 @@ pub fn render(doc: &Value) -> String {
     };
     line(&mut s, "ratio guest / native", verdict("ratio_rust_guest_vs_native"));
     line(&mut s, "ratio empty guest / native", verdict("ratio_empty_guest_vs_native"));
+    line(&mut s, "async, a call per event", format!("{} ns/event", doc["async_per_event_ns"]["1"]));
+    line(&mut s, "async, batches of 16", format!("{} ns/event ({} events per call)", doc["async_per_event_ns"]["16"], doc["async_per_event_ns"]["events_per_batch_call"]));
+    line(&mut s, "ratio batched guest / native", verdict("ratio_rust_guest_batched_vs_native"));
     line(&mut s, "ratio fuel / epoch only", verdict("fuel_overhead_ratio"));
     line(&mut s, "fuel per event", format!("{}", doc["fuel_per_event"]));
     line(&mut s, "ns per unit of fuel", format!("{}", doc["ns_per_fuel"]));

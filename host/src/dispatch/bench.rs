@@ -78,3 +78,31 @@ pub fn hot_swap_ms(a: &Path, b: &Path, rounds: usize, sink: Arc<dyn LogSink>) ->
     };
     Ok(json!({"load_listener_ms": median(direct), "folder_ms": median(folder)}))
 }
+
+/// Nanoseconds per event an async copy of `module` costs its dispatcher while its queue never
+/// runs dry, with up to `batch` events per call (1: a call per event): from the first
+/// hand-off until the last of `CALLS` events was delivered, the median of `rounds`; and the
+/// mean events per call.
+pub fn async_per_event_ns(module: &Path, events: &[Arc<TokenEvent>], sink: Arc<dyn LogSink>, batch: usize, rounds: usize) -> anyhow::Result<(f64, f64)> {
+    let listener = ListenerConfig::new(module).with_name("async".to_owned()).with_mode(Mode::Async);
+    let dispatch = DispatchConfig { queue: Some(CALLS * 2), threads: Some(1), batch: Some(batch), ..Default::default() };
+    let host = Host::builder(Config { listeners: vec![listener], dispatch, ..Config::default() }).log_sink(sink).build()?;
+    let mut ns = Vec::new();
+    for round in 1..=rounds as u64 {
+        let t = Instant::now();
+        for i in 0..CALLS {
+            host.dispatch_with(&events[i % events.len()], drop);
+        }
+        let until = t + Duration::from_secs(60);
+        while host.status()[0].counters.delivered < round * CALLS as u64 {
+            anyhow::ensure!(Instant::now() < until, "the async listener did not take its events: {:?}", host.status()[0]);
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        ns.push(t.elapsed().as_nanos() as f64 / CALLS as f64);
+    }
+    let counters = host.status()[0].counters.clone();
+    host.shutdown();
+    ns.sort_by(f64::total_cmp);
+    let calls = if counters.batch_calls == 0 { counters.delivered } else { counters.batch_calls };
+    Ok((ns[ns.len() / 2], counters.delivered as f64 / calls.max(1) as f64))
+}

@@ -206,9 +206,7 @@ impl Queue {
                     continue;
                 }
                 worked = true;
-                // While draining at shutdown, one event per call, so the deadline is checked
-                // between events.
-                if entry.listener.batches() && batch.len() > 1 && !self.closing.load(Ordering::SeqCst) {
+                if entry.listener.batches() && batch.len() > 1 && self.batch_fits(entry.listener.spec().limits.deadline, batch.len()) {
                     entry.listener.call_batch(&mut batch, &mut buffers);
                 } else {
                     let mut claimed = batch.drain(..);
@@ -235,6 +233,13 @@ impl Queue {
                 self.sleep(me, &entries);
             }
         }
+    }
+
+    /// Whether a batch of `n` events, each allowed `deadline`, ends before the drain deadline
+    /// (always, until shutdown); otherwise the events go one per call, the deadline checked
+    /// between them.
+    fn batch_fits(&self, deadline: std::time::Duration, n: usize) -> bool {
+        self.deadline.lock().is_none_or(|d| Instant::now() + deadline * n as u32 <= d)
     }
 
     fn past_deadline(&self) -> bool {

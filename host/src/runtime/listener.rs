@@ -499,6 +499,7 @@ impl Listener {
             }
             let live = slot.as_mut().expect("ensure_live leaves an instance");
             let started = Instant::now();
+            self.counters.batch_calls.inc();
             let result = call_batch_handler(live, rest, &self.spec.limits, buffers);
             self.counters.micros.add(started.elapsed().as_micros() as u64);
             let at = live.store.data_mut().batch.finish();

@@ -68,6 +68,8 @@ pub struct Counters {
     /// Async: events dropped from the queue (full, or left at the shutdown deadline).
     pub dropped_queue_full: Counter,
     pub dropped_shutdown: Counter,
+    /// Async: `batch-listener` calls, each handing over several queued events.
+    pub batch_calls: Counter,
     pub fuel: Counter,
     pub micros: Counter,
     /// Shared with the log capability of every instance of this listener.
@@ -103,6 +105,7 @@ impl Counters {
             init_failures: self.init_failures.get(),
             init_traps: self.init_traps.get(),
             shutdown_traps: self.shutdown_traps.get(),
+            batch_calls: self.batch_calls.get(),
             dropped_queue_full: self.dropped_queue_full.get(),
             dropped_shutdown: self.dropped_shutdown.get(),
             fuel: self.fuel.get(),
@@ -138,6 +141,8 @@ pub struct CounterSnapshot {
     /// Traps in `init` at start and in `shutdown`: not events', so not in `traps`.
     pub init_traps: u64,
     pub shutdown_traps: u64,
+    /// Async: `batch-listener` calls (each handed several queued events).
+    pub batch_calls: u64,
     /// Async listeners: events dropped from the queue.
     pub dropped_queue_full: u64,
     pub dropped_shutdown: u64,

@@ -140,6 +140,13 @@ impl Probe {
         match self.mode {
             Mode::Record | Mode::Disabled | Mode::InitFail | Mode::InitErrorHuge => {
                 let sub = claims.subject().unwrap_or_default();
+                // Subjects that ask for a trap, to test what one costs (a batch's neighbours).
+                if sub.starts_with("panic") {
+                    panic!("probe panic at {sub}");
+                }
+                if sub.starts_with("spin") {
+                    spin();
+                }
                 log::info(&format!("{kind} {sub}"));
             }
             Mode::Loop => spin(),
