@@ -147,8 +147,8 @@ fn own_listener(opts: &BenchOptions, path: &Path, empty: &Host, sink: Arc<dyn Lo
     );
     let (mut own, mut floor) = (vec![], vec![]);
     for _ in 0..opts.rounds {
-        own.push(per_event(&events, |e| host.dispatch_with(e, drop)));
-        floor.push(per_event(&events, |e| empty.dispatch_with(e, drop)));
+        own.push(per_event(&events, |e| host.dispatch_with(e, |_| {})));
+        floor.push(per_event(&events, |e| empty.dispatch_with(e, |_| {})));
     }
     let ratios: Vec<f64> = own.iter().zip(&floor).map(|(a, b)| a / b).collect();
     let c = &host.status()[0].counters;
@@ -269,9 +269,9 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
     let (mut native, mut guest_ns, mut epoch_ns, mut empty_ns) = (vec![], vec![], vec![], vec![]);
     for _ in 0..opts.rounds {
         native.push(per_event(&ids, |e| native_sign_in_audit(e, sink.as_ref())));
-        guest_ns.push(per_event(&ids, |e| fueled.dispatch_with(e, drop)));
-        epoch_ns.push(per_event(&ids, |e| epoch.dispatch_with(e, drop)));
-        empty_ns.push(per_event(&ids, |e| empty.dispatch_with(e, drop)));
+        guest_ns.push(per_event(&ids, |e| fueled.dispatch_with(e, |_| {})));
+        epoch_ns.push(per_event(&ids, |e| epoch.dispatch_with(e, |_| {})));
+        empty_ns.push(per_event(&ids, |e| empty.dispatch_with(e, |_| {})));
     }
     let fuel_per_event = fueled.status()[0].counters.fuel / fueled.status()[0].counters.delivered.max(1);
     let guest_spread = spread(guest_ns.iter().zip(&native).map(|(g, n)| g / n).collect());
@@ -289,7 +289,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
         let host = host_of((0..n).map(|i| named(&audit, format!("audit-{i}"))).collect(), false, sink.clone())?;
         // Each dispatch makes n calls: a sample of n listeners covers 1/n of the events.
         let events = &ids[..(opts.batch / n).max(4)];
-        let ns = median((0..opts.rounds).map(|_| per_event_of(events, CALLS_PER_SAMPLE / n, |e| host.dispatch_with(e, drop))).collect());
+        let ns = median((0..opts.rounds).map(|_| per_event_of(events, CALLS_PER_SAMPLE / n, |e| host.dispatch_with(e, |_| {}))).collect());
         sync_dispatch.insert(n.to_string(), json!(ns.round()));
     }
 
@@ -313,9 +313,9 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
     let events = &ids[..opts.batch.min(500)];
     let mut samples = vec![vec![]; imports.len() + 1];
     for _ in 0..opts.rounds {
-        samples[0].push(per_event(events, |e| empty.dispatch_with(e, drop)));
+        samples[0].push(per_event(events, |e| empty.dispatch_with(e, |_| {})));
         for (i, host) in callers.iter().enumerate() {
-            samples[i + 1].push(per_event(events, |e| host.dispatch_with(e, drop)));
+            samples[i + 1].push(per_event(events, |e| host.dispatch_with(e, |_| {})));
         }
     }
     let floor = median(samples[0].clone());
@@ -348,7 +348,7 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
                     let (mut n, mut i) = (0u64, t);
                     while start.elapsed() < window {
                         for _ in 0..200 {
-                            host.dispatch_with(&mixed[i], drop);
+                            host.dispatch_with(&mixed[i], |_| {});
                             i = (i + stride) % mixed.len();
                             n += 1;
                         }

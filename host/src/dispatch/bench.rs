@@ -26,7 +26,7 @@ pub fn async_dispatch_ns(module: &Path, events: &[Arc<TokenEvent>], sink: Arc<dy
             .map(|i| {
                 let event = &events[i % events.len()];
                 let t = Instant::now();
-                host.dispatch_with(event, drop);
+                host.dispatch_with(event, |_| {});
                 t.elapsed().as_nanos() as u64
             })
             .collect();
@@ -91,7 +91,7 @@ pub fn async_per_event_ns(module: &Path, events: &[Arc<TokenEvent>], sink: Arc<d
     for round in 1..=rounds as u64 {
         let t = Instant::now();
         for i in 0..CALLS {
-            host.dispatch_with(&events[i % events.len()], drop);
+            host.dispatch_with(&events[i % events.len()], |_| {});
         }
         let until = t + Duration::from_secs(60);
         while host.status()[0].counters.delivered < round * CALLS as u64 {
