@@ -95,6 +95,7 @@ done
 # the listener's traits, two export macros in one crate).
 "$guests/sdk/check.sh"
 
+"$root/scripts/build-guests-js.sh"  # JavaScript listeners (guests/js): guests/dist/js-*.wasm
 say "ok: $dist"
 for g in "${core_guests[@]}" "${wasip2_guests[@]}" "${wat_guests[@]}"; do
   printf '  %-15s %8s bytes\n' "$g" "$(stat -c %s "$dist/$g.wasm")"
