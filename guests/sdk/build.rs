@@ -9,12 +9,12 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
-    let wit = manifest.join("../../wit");
+    let wit = manifest.join("../wit");
     println!("cargo:rerun-if-changed={}", wit.display());
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
 
     let mut resolve = wit_parser::Resolve::default();
-    let (pkg, files) = resolve.push_path(&wit).expect("parse ../../wit");
+    let (pkg, files) = resolve.push_path(&wit).expect("parse ../wit (guests/wit in the repository links to the top-level wit/)");
     for file in files.paths() {
         println!("cargo:rerun-if-changed={}", file.display());
     }

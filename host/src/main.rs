@@ -112,6 +112,17 @@ enum Command {
         #[arg(long, value_name = "FILE", requires = "listener")]
         events: Option<PathBuf>,
     },
+    /// Write a new listener project: the listener with its lifecycle and handlers stubbed,
+    /// the SDK, the contract, a build script, sample events and a config snippet.
+    New {
+        /// The language: rust or js.
+        #[arg(long, value_name = "LANG")]
+        lang: String,
+        /// The listener's name (lowercase letters, digits and `-`).
+        name: String,
+        /// Where to write it (default: ./NAME); must not exist or be empty.
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -336,6 +347,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 emit(&tokenwatch::cli::bench::render(&doc))
             }
+        }
+        Command::New { lang, name, dir } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let done = tokenwatch::cli::new::scaffold(&lang, &name, &dir).map_err(anyhow::Error::msg)?;
+            let shown = done.dir.display();
+            emit(&format!(
+                "wrote {} files into {shown}\nnext:\n  cd {shown} && ./build.sh\n  tokenwatch check dist/{name}.wasm --events events.ndjson\n  tokenwatch replay --config tokenwatch.toml events.ndjson\n",
+                done.files.len()
+            ))
         }
     }
 }

@@ -64,7 +64,7 @@ pub mod bindings {
     pub mod imports {
         wit_bindgen::generate!({
             world: "host-imports",
-            path: "../../wit",
+            path: "../wit",
         });
     }
 
@@ -72,7 +72,7 @@ pub mod bindings {
     pub mod all_tokens {
         wit_bindgen::generate!({
             world: "all-tokens",
-            path: "../../wit",
+            path: "../wit",
             with: {
                 "tokenwatch:listener/log@0.2.0": crate::bindings::imports::tokenwatch::listener::log,
                 "tokenwatch:listener/config@0.2.0": crate::bindings::imports::tokenwatch::listener::config,

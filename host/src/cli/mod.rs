@@ -2,4 +2,5 @@
 //! and calls these).
 
 pub mod bench;
+pub mod new;
 pub mod replay;
