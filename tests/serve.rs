@@ -615,3 +615,182 @@ fn the_oracle_of_the_property_tests_is_pinned() {
     assert_eq!(oracle(&vec![b' '; MAX_LINE_BYTES]), None);
     assert_eq!(oracle(&vec![b' '; MAX_LINE_BYTES + 1]), Some(Err(())));
 }
+
+/// A server from the config file `tw.toml` (written from `toml` into a fresh folder),
+/// watched and reloaded as `tokenwatch serve --config` does, with the admin token.
+fn config_server(toml: &str) -> (Server, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tw.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = Config::from_file(&path).unwrap();
+    let running = config.clone();
+    let token = "adm1n-T0ken_for.tests";
+    let server = Server::start_with(config, move |s| {
+        s.admin_token = Some(AdminToken::new(token).unwrap());
+        s.config_file = Some(tokenwatch::serve::ConfigFile { path, overrides: Default::default(), running });
+    });
+    (server, format!("Bearer {token}"), dir)
+}
+
+/// A `[[listener]]` table of the bundled `guest`, named `name`, with `properties`.
+fn table(name: &str, guest_name: &str, properties: &[(&str, &str)]) -> String {
+    let mut t = format!("[[listener]]\nname = {name:?}\npath = {:?}\n", guest(guest_name).display().to_string());
+    if !properties.is_empty() {
+        t.push_str("[listener.properties]\n");
+        for (k, v) in properties {
+            t.push_str(&format!("{k} = {v:?}\n"));
+        }
+    }
+    t
+}
+
+/// Replace `path` the way editors do: written beside it, renamed over it.
+fn rewrite(path: &std::path::Path, text: &str) {
+    let staged = path.with_extension("toml.swp");
+    std::fs::write(&staged, text).unwrap();
+    std::fs::rename(staged, path).unwrap();
+}
+
+impl Server {
+    /// `GET /v1/listeners`: name → status.
+    fn listeners(&self, auth: &str) -> std::collections::BTreeMap<String, Value> {
+        let r = self.get("/v1/listeners", Some(auth));
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json().as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap().to_owned(), s.clone())).collect()
+    }
+
+    /// Poll `GET /v1/config` (at most 20 s) until `done` holds of it.
+    fn config_until(&self, auth: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = self.get("/v1/config", Some(auth));
+            assert_eq!(r.status, 200, "{}", r.text());
+            let doc = r.json();
+            if done(&doc) {
+                return doc;
+            }
+            assert!(std::time::Instant::now() < until, "{what}: {doc}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+#[test]
+fn a_listener_added_to_the_config_file_is_loaded_and_gets_events() {
+    let a = table("a", "probe", &[("mode", "record")]);
+    let (server, auth, dir) = config_server(&a);
+    assert_eq!(server.listeners(&auth).keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(server.get("/v1/config", Some(&auth)).json()["reloads"], 0);
+
+    rewrite(&dir.path().join("tw.toml"), &format!("{a}{}", table("b", "probe", &[("mode", "record")])));
+    let doc = server.config_until(&auth, "the edit is applied", |d| d["reloads"] == 1);
+    assert_eq!((doc["reload_errors"].clone(), doc["last_error"].clone()), (json!(0), Value::Null), "{doc}");
+    let listeners = server.listeners(&auth);
+    assert_eq!(listeners.keys().collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!((listeners["a"]["version"].clone(), listeners["b"]["version"].clone()), (json!(1), json!(1)), "a is untouched");
+
+    assert_eq!(server.post(None, id_line("after-add")).status, 202);
+    assert_eq!(server.rec.of("b").iter().filter(|l| l.starts_with("id-token")).collect::<Vec<_>>(), ["id-token after-add"]);
+    assert_eq!(server.rec.of("a").iter().filter(|l| l.starts_with("id-token")).collect::<Vec<_>>(), ["id-token after-add"]);
+
+    // Removed again: drained and shut down, by an explicit reload this time.
+    std::fs::write(dir.path().join("tw.toml"), &a).unwrap();
+    let r = server.request(server.client.post(format!("{}/v1/config/reload", server.url)).header("authorization", &auth));
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The watcher may have been first: then the explicit reload finds nothing to do.
+    assert!(r.json()["removed"] == json!(["b"]) || server.get("/v1/config", Some(&auth)).json()["reloads"] == 3, "{}", r.text());
+    assert_eq!(server.listeners(&auth).keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(server.rec.of("b").last().map(String::as_str), Some("shutdown"));
+    let totals = server.shutdown();
+    assert_eq!(totals.accepted, 1);
+}
+
+#[test]
+fn a_broken_config_file_is_refused_and_the_running_listeners_keep_serving() {
+    let a = table("a", "probe", &[("mode", "record")]);
+    let (server, auth, dir) = config_server(&a);
+    let path = dir.path().join("tw.toml");
+
+    // A bad value: refused with the file, the table and the key; nothing changes.
+    rewrite(&path, &format!("{a}{}[limits]\nfuel = 0\n", table("b", "probe", &[])));
+    let doc = server.config_until(&auth, "the bad config is refused", |d| d["reload_errors"] == 1);
+    let why = doc["last_error"].as_str().unwrap();
+    assert_eq!(why, format!("config {}: [limits]: fuel must be at least 1", path.display()), "{doc}");
+    assert_eq!(doc["reloads"], 0);
+    let listeners = server.listeners(&auth);
+    assert_eq!(listeners.keys().collect::<Vec<_>>(), ["a"], "b is not loaded from a refused config");
+    assert_eq!(listeners["a"]["version"], 1);
+    assert_eq!(server.post(None, id_line("still-served")).status, 202);
+    assert!(server.rec.of("a").contains(&"id-token still-served".to_owned()));
+
+    // Bad TOML: the line and the column; asked for explicitly, it is a 422 with the reason.
+    std::fs::write(&path, format!("speed = 2\n{a}")).unwrap();
+    let r = server.request(server.client.post(format!("{}/v1/config/reload", server.url)).header("authorization", &auth));
+    assert_eq!(r.status, 422, "{}", r.text());
+    let reason = r.json()["reason"].as_str().unwrap().to_owned();
+    assert!(reason.starts_with(&format!("config {}: TOML parse error at line 1", path.display())) && reason.contains("unknown field `speed`"), "{reason}");
+    assert!(r.json()["error"].as_str().unwrap().contains("the running config stays"), "{}", r.text());
+
+    // Visible in the metrics too, once the watcher has refused that write as well.
+    server.config_until(&auth, "the watcher refuses it too", |d| d["reload_errors"] == 3);
+    let text = server.get("/metrics", None).text();
+    assert!(text.lines().any(|l| l == "tokenwatch_config_reload_errors_total 3"), "{text}");
+    assert!(text.lines().any(|l| l == "tokenwatch_config_reloads_total 0"), "{text}");
+    assert_eq!(server.post(None, id_line("served-on")).status, 202);
+    assert!(server.rec.of("a").contains(&"id-token served-on".to_owned()));
+
+    // Mended: applied, and the last error cleared.
+    rewrite(&path, &format!("{a}{}", table("b", "probe", &[])));
+    let doc = server.config_until(&auth, "the mended config is applied", |d| d["reloads"] == 1);
+    assert_eq!(doc["last_error"], Value::Null, "{doc}");
+    assert_eq!(server.listeners(&auth).keys().collect::<Vec<_>>(), ["a", "b"]);
+    server.shutdown();
+}
+
+#[test]
+fn changed_properties_are_a_new_version_and_no_event_is_lost_across_it() {
+    let config = |every: &str, tag: &str| format!("{}{}", table("l", "probe", &[("mode", "record"), ("tag", tag)]), table("m", "metering", &[("report_every", every)]));
+    let (server, auth, dir) = config_server(&config("1000", "v1"));
+    let path = dir.path().join("tw.toml");
+    let (url, client) = (server.url.clone(), server.client.clone());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    // Events, one request after the other, while the config changes under them.
+    let posting = server.runtime.spawn(async move {
+        let mut n = 0;
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            let body = format!("{}\n{}\n", id_line(&format!("u{n}")), access_line(&format!("u{n}"), "app"));
+            let r = client.post(format!("{url}/v1/events")).header("content-type", "application/x-ndjson").body(body).send().await.unwrap();
+            assert_eq!(r.status(), 202);
+            n += 1;
+        }
+        n
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    rewrite(&path, &config("1", "v2"));
+    server.config_until(&auth, "the new properties are applied", |d| d["reloads"] == 1);
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let n: u64 = server.runtime.block_on(posting).unwrap();
+    assert!(n > 0);
+
+    let listeners = server.listeners(&auth);
+    // The probe handles both kinds; metering only access tokens.
+    for (name, handled) in [("l", 2 * n), ("m", n)] {
+        let s = &listeners[name];
+        assert_eq!(s["version"], 2, "{name}: one version more: {s}");
+        assert_eq!(s["reload_error"], Value::Null, "{s}");
+        let c = &s["counters"];
+        // Every event reached the one version or the other, and each ended as delivered or skipped.
+        let (events, delivered, skipped) = (c["events"].as_u64().unwrap(), c["delivered"].as_u64().unwrap(), c["skipped"].as_u64().unwrap());
+        assert_eq!((events, delivered + skipped), (2 * n, 2 * n), "{name}: {s}");
+        assert_eq!(delivered, handled, "{name}: {s}");
+    }
+    let seen: Vec<String> = server.rec.of("l").into_iter().filter(|l| l.starts_with("id-token")).collect();
+    assert_eq!(seen, (0..n).map(|i| format!("id-token u{i}")).collect::<Vec<_>>(), "each event once, in order, across the swap");
+    assert_eq!(server.rec.of("l").iter().filter(|l| *l == "init").count(), 2, "{:?}", server.rec.of("l"));
+    // Version 2 started with the new properties.
+    let inits: Vec<String> = server.rec.of("m").into_iter().filter(|l| l.starts_with("init")).collect();
+    assert_eq!(inits, ["init report_every=1000", "init report_every=1"]);
+    server.shutdown();
+}

@@ -62,7 +62,7 @@ pub struct Config {
 /// `[cache]`: the artifact cache, compiled components kept on disk (see
 /// `runtime::cache`). A cache that cannot be used never stops a listener from loading: the
 /// host warns and compiles.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheConfig {
     /// `false`: compile every module at every start (identical modules are still compiled
@@ -132,7 +132,7 @@ fn xdg_dir(var: &str, under_home: &str) -> Option<PathBuf> {
 }
 
 /// `[http]`: the HTTP API of `tokenwatch serve`. Every key optional.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// The address to listen on, `IP:PORT` (`[::1]:8720` for IPv6; port 0 picks a free one).
@@ -216,7 +216,7 @@ impl HttpConfig {
 }
 
 /// `[serve]`: what `tokenwatch serve` loads and how long it drains. Every key optional.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServeConfig {
     /// Every `*.wasm` file in this directory becomes a listener named after its file stem,
@@ -251,7 +251,7 @@ impl ServeConfig {
 
 
 /// `[dispatch]`: how async listeners (`mode = "async"`) are served.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DispatchConfig {
     /// Events the shared queue holds at most (the memory bound). Default 65,536.
@@ -327,7 +327,7 @@ pub enum OnFull {
 }
 
 /// `[outbox]`: the durable spool and the shutdown deadline. Used only when there are sinks.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxConfig {
     /// The spool's directory (it holds `outbox.redb`). Default:
@@ -394,7 +394,7 @@ impl SinkType {
 }
 
 /// One `[[sink]]` table.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {
     /// What listeners name in `publish` and in their `sinks` grant.
@@ -897,7 +897,7 @@ pub(crate) fn check_header_value(value: &str) -> Result<reqwest::header::HeaderV
 /// One `[[listener]]` table. Build one in code with [`ListenerConfig::new`] and the `with_*`
 /// methods, or fill the fields over `..Default::default()` (whose `path` is empty and must be
 /// set).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
     /// The listener's name in logs, status and metrics. Default: the module's file name

@@ -369,32 +369,23 @@ fn serve(
     admin_token_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     use tokenwatch::serve;
+    let overrides = serve::Overrides { listen, listeners_dir, admin_token_file };
     let mut config = match &path {
         Some(p) => Config::from_file(p)?,
         None => Config::default(),
     };
-    let place = match &listeners_dir {
-        Some(dir) => format!("--listeners {:?}", dir.display().to_string()),
-        None => "[serve]".to_owned(),
-    };
-    if listen.is_some() {
-        config.http.address = listen;
-    }
-    if listeners_dir.is_some() {
-        config.serve.listeners_dir = listeners_dir;
-    }
-    if admin_token_file.is_some() {
-        config.http.admin_token_file = admin_token_file;
-        config.http.admin_token_env = None;
-    }
-    let config = serve::expand_listeners(config, &place)?;
-    let settings = serve::Settings::from_config(&config)?;
+    overrides.apply(&mut config);
+    let running = config.clone();
+    let config = serve::expand_listeners(config, &overrides.place())?;
+    let mut settings = serve::Settings::from_config(&config)?;
+    // The file is watched and reloaded while serving, with the same options over it.
+    settings.config_file = path.map(|path| serve::ConfigFile { path, overrides, running });
     let socket = serve::bind(config.http.address().map_err(anyhow::Error::msg)?)?;
     let address = socket.local_addr()?;
     let host = Arc::new(Host::builder(config).build()?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let totals = runtime.block_on(async move {
-        let signal = serve::signals().context("cannot install the SIGTERM and SIGINT handlers")?;
+        let signal = serve::signals().context("cannot install the SIGTERM, SIGINT and SIGHUP handlers")?;
         emit(&format!("listening on http://{address}\n"))?;
         tracing::info!(%address, "listening");
         let shutdown = async move {

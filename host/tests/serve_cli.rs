@@ -260,3 +260,71 @@ fn the_http_load_figures_are_measured() {
     assert!(doc["targets"]["single_p99_ms"]["met"].is_boolean(), "{doc}");
     assert!(tokenwatch::serve::load::render(&doc).contains("HTTP, batches of 100"));
 }
+
+/// A `[[listener]]` table of the bundled `probe`, named `name`.
+fn probe_table(name: &str) -> String {
+    format!("[[listener]]\nname = {name:?}\npath = {:?}\n", guest("probe").display().to_string())
+}
+
+#[test]
+fn sighup_reloads_the_config_file_refusing_a_bad_one_and_applying_a_good_one() {
+    // The config is a symbolic link to a file elsewhere (as a Kubernetes ConfigMap is): the
+    // watcher of its folder sees no write to the target, so only SIGHUP applies it.
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("real.toml");
+    std::fs::write(&target, probe_table("alpha")).unwrap();
+    let config = dir.path().join("tw.toml");
+    std::os::unix::fs::symlink(&target, &config).unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t0ken\n").unwrap();
+    let serve = Serve::start(&["--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0", "--admin-token-file", token.to_str().unwrap()]);
+    let get = |serve: &Serve, path: &str| {
+        let (status, body) = serve.request_with("GET", path, "text/plain", b"", &[("Authorization", "Bearer t0ken")]);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    let names = |serve: &Serve| {
+        get(serve, "/v1/listeners").as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let hangup_until = |serve: &Serve, what: &str, done: &dyn Fn(&serde_json::Value) -> bool| {
+        // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(serve.child.id() as libc::pid_t, libc::SIGHUP) }, 0);
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let doc = get(serve, "/v1/config");
+            if done(&doc) {
+                return doc;
+            }
+            assert!(std::time::Instant::now() < until, "{what}: {doc}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    };
+    assert_eq!(serve.post("application/json", &id_line("first"))["accepted"], 1);
+
+    // A bad config: refused, named, and alpha serves on.
+    std::fs::write(&target, format!("{}{}[dispatch]\nqueue = 0\n", probe_table("alpha"), probe_table("beta"))).unwrap();
+    let doc = hangup_until(&serve, "the bad config is refused", &|d| d["reload_errors"] == 1);
+    assert!(doc["last_error"].as_str().unwrap().starts_with(&format!("config {}: [dispatch]", config.display())), "{doc}");
+    assert_eq!(names(&serve), ["alpha"]);
+    assert_eq!(serve.post("application/json", &id_line("during-bad"))["accepted"], 1);
+
+    // A good one: beta is loaded. A changed [http] table only warns: it needs a restart.
+    std::fs::write(&target, format!("{}{}[http]\nmax_body_bytes = 1000\n", probe_table("alpha"), probe_table("beta"))).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(names(&serve), ["alpha"], "no watcher event for a write behind the link");
+    let doc = hangup_until(&serve, "the good config is applied", &|d| d["reloads"] == 1);
+    assert_eq!((doc["last_error"].clone(), doc["restart_pending"].clone()), (serde_json::Value::Null, serde_json::json!(["[http]"])), "{doc}");
+    assert_eq!(names(&serve), ["alpha", "beta"]);
+    assert_eq!(serve.post("application/json", &id_line("after"))["accepted"], 1);
+
+    let (status, lines, stderr) = serve.stop(libc::SIGTERM);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("SIGHUP: reloading the config file"), "{stderr}");
+    assert!(stderr.contains(&format!("config reload refused, the running config stays: config {}: [dispatch]", config.display())), "{stderr}");
+    assert!(stderr.contains("[http] changed: it takes effect at the next restart"), "{stderr}");
+    assert_eq!(guest_lines(&stderr, "alpha", "id-token during-bad"), 1, "{stderr}");
+    assert_eq!(guest_lines(&stderr, "beta", "id-token after"), 1, "{stderr}");
+    assert_eq!(guest_lines(&stderr, "beta", "id-token during-bad"), 0, "{stderr}");
+    assert!(lines[0].ends_with("alpha: 3 events, 3 delivered, 0 skipped, 0 dropped, 0 traps; beta: 1 events, 1 delivered, 0 skipped, 0 dropped, 0 traps"), "{lines:?}");
+}

@@ -49,7 +49,7 @@ impl Default for Limits {
 
 /// `[limits]` in the config file; every field optional, falling back to the level above
 /// (host defaults, then `[limits]`, then `[listener.limits]`).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     pub fuel: Option<u64>,

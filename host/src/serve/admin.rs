@@ -1,5 +1,6 @@
-//! The admin API, behind `Authorization: Bearer <token>`: `GET /v1/listeners`, and
-//! `POST /v1/listeners/{name}/enable`, `/disable`, `/reload`.
+//! The admin API, behind `Authorization: Bearer <token>`: `GET /v1/listeners`,
+//! `POST /v1/listeners/{name}/enable`, `/disable`, `/reload`, and the config file's
+//! `GET /v1/config` and `POST /v1/config/reload`.
 //!
 //! The token comes from `[http] admin_token_file` (or `--admin-token-file`) or from the
 //! variable `[http] admin_token_env` names. Without one the admin API is refused (403), never
@@ -182,6 +183,40 @@ async fn control(state: &State, name: String, what: Control) -> Response {
         ),
         Ok(Err(e @ ReloadError::ShutDown)) => super::error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("the operation failed: {e}")).into_response(),
+    }
+}
+
+/// 404 when `serve` runs without a config file.
+fn no_config_file() -> Response {
+    super::error(StatusCode::NOT_FOUND, "serve was started without --config: there is no config file to reload")
+}
+
+/// `GET /v1/config`: the config file and how its reloads went ([`super::ConfigStatus`]).
+pub(super) async fn config(_: Admin, axum::extract::State(state): axum::extract::State<Arc<State>>) -> Response {
+    match &state.config {
+        Some(c) => super::json(StatusCode::OK, &serde_json::to_value(c.status()).expect("ConfigStatus serializes")),
+        None => no_config_file(),
+    }
+}
+
+/// `POST /v1/config/reload`: what SIGHUP does to the config file, answered: 200 with what
+/// changed ([`super::Applied`]); 422 with the reason when the config is refused (everything
+/// keeps running as it is); 404 without a config file; 503 once the drain has begun.
+pub(super) async fn reload_config(_: Admin, axum::extract::State(state): axum::extract::State<Arc<State>>) -> Response {
+    let Some(config) = state.config.clone() else {
+        return no_config_file();
+    };
+    if state.draining() {
+        return super::error(StatusCode::SERVICE_UNAVAILABLE, "the server is draining: the config is not reloaded");
+    }
+    // Loading listeners compiles: off the executor.
+    match tokio::task::spawn_blocking(move || config.reload()).await {
+        Ok(Ok(applied)) => super::json(StatusCode::OK, &serde_json::to_value(applied).expect("Applied serializes")),
+        Ok(Err(reason)) => super::json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &serde_json::json!({"error": format!("the config was refused, the running config stays: {reason}"), "reason": reason}),
+        ),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("the reload failed: {e}")).into_response(),
     }
 }
 

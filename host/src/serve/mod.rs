@@ -2,8 +2,9 @@
 //!
 //! One router, built in [`router`], with its state in one `Arc<State>`; tower layers for the
 //! body limit and the request timeout. One file per concern: `events` (ingest), `admin`
-//! (listeners, the bearer token), `ops` (metrics, health, JWKS), `watch` (hot-loading of
-//! the listeners folder).
+//! (listeners, the config, the bearer token), `ops` (metrics, health, JWKS), `watch`
+//! (hot-loading of the listeners folder; watching a file), `reload` (reloading the config
+//! file: on a change, SIGHUP or `POST /v1/config/reload`).
 //!
 //! Listeners never run on an executor thread: each event request parses and dispatches its
 //! body inside one `spawn_blocking`, and at most `Settings::dispatch_concurrency` requests
@@ -19,10 +20,12 @@ mod admin;
 mod events;
 pub mod load;
 mod ops;
+pub mod reload;
 pub mod watch;
 
 pub use admin::AdminToken;
 pub use events::{ingest, BodyFormat, Dispatched, Ingested, Rejection};
+pub use reload::{Applied, ConfigFile, ConfigReload, ConfigStatus, Overrides};
 
 use crate::config::{Config, ConfigError};
 use crate::dispatch::host::{Host, HostError};
@@ -57,6 +60,9 @@ pub struct Settings {
     /// `[serve] listeners_dir`: watched while serving (new, changed and removed modules are
     /// loaded, reloaded and removed; SIGHUP rescans it).
     pub watch_dir: Option<PathBuf>,
+    /// The config file, watched while serving and reloaded when it changes, on SIGHUP and
+    /// on `POST /v1/config/reload` (see [`reload`]). `from_config` leaves it `None`.
+    pub config_file: Option<ConfigFile>,
 }
 
 impl Settings {
@@ -71,6 +77,7 @@ impl Settings {
             admin_token: AdminToken::from_config(&config.http)?,
             dispatch_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             watch_dir: config.serve.listeners_dir.clone(),
+            config_file: None,
         })
     }
 }
@@ -91,7 +98,7 @@ pub enum ServeError {
     Host(#[from] HostError),
     #[error("the HTTP server failed: {0}")]
     Server(std::io::Error),
-    /// The listeners folder cannot be watched.
+    /// The listeners folder or the config file cannot be watched.
     #[error("{0}")]
     Watch(String),
 }
@@ -171,6 +178,8 @@ struct State {
     max_body_bytes: usize,
     drain_deadline: Duration,
     admin_token: Option<AdminToken>,
+    /// The config file's reloads, when `serve` runs from one.
+    config: Option<Arc<ConfigReload>>,
     /// Permits to run listeners; the drain takes them all.
     dispatch: Arc<Semaphore>,
     permits: u32,
@@ -208,6 +217,8 @@ fn router(state: Arc<State>, request_timeout: Duration) -> Router {
         .route("/v1/listeners/{name}/enable", post(admin::enable))
         .route("/v1/listeners/{name}/disable", post(admin::disable))
         .route("/v1/listeners/{name}/reload", post(admin::reload))
+        .route("/v1/config", get(admin::config))
+        .route("/v1/config/reload", post(admin::reload_config))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -225,12 +236,22 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Totals, ServeError> {
+    let config = settings.config_file.map(|file| Arc::new(ConfigReload::new(host.clone(), file)));
+    // Before the server answers: a SIGHUP after the first answer is never lost.
+    let hangups = match (&settings.watch_dir, &config) {
+        (None, None) => None,
+        _ => Some(
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .map_err(|e| ServeError::Watch(format!("cannot install the SIGHUP handler: {e}")))?,
+        ),
+    };
     let permits = settings.dispatch_concurrency.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)) as u32;
     let state = Arc::new(State {
         host: host.clone(),
         max_body_bytes: settings.max_body_bytes,
         drain_deadline: settings.drain_deadline,
         admin_token: settings.admin_token,
+        config: config.clone(),
         dispatch: Arc::new(Semaphore::new(permits as usize)),
         permits,
         draining: tokio::sync::watch::Sender::new(false),
@@ -247,13 +268,15 @@ pub async fn run(
         let _ = stopped.await;
     });
     let mut server = tokio::spawn(server.into_future());
-    let (folder, rescans) = match &settings.watch_dir {
-        Some(dir) => {
-            let (folder, rescans) = watch_folder(host.clone(), dir)?;
-            (Some(folder), Some(rescans))
-        }
-        None => (None, None),
+    let folder = match &settings.watch_dir {
+        Some(dir) => Some(watch_folder(host.clone(), dir, config.clone())?),
+        None => None,
     };
+    let config_watch = match &config {
+        Some(c) => Some(watch_config(c.clone())?),
+        None => None,
+    };
+    let rescans = hangups.map(|h| tokio::spawn(on_hangup(h, config.clone(), folder.clone())));
     tokio::select! {
         () = shutdown => {}
         ended = &mut server => {
@@ -275,11 +298,12 @@ pub async fn run(
     if !drained {
         tracing::warn!("the drain deadline passed with requests still running their listeners");
     }
-    // No loads or reloads from the folder from here on.
+    // No loads or reloads from the folder or the config from here on.
     if let Some(rescans) = rescans {
         rescans.abort();
     }
     drop(folder);
+    drop(config_watch);
     let _ = stop.send(());
     if tokio::time::timeout_at(deadline, &mut server).await.is_err() {
         tracing::warn!("the drain deadline passed with connections still open: closing them");
@@ -302,34 +326,67 @@ pub async fn run(
     })
 }
 
-/// Watch `dir` (new, changed and removed `*.wasm` files become loads, reloads and removals,
-/// each listener named after its file as at start), and rescan it on SIGHUP.
-fn watch_folder(host: Arc<Host>, dir: &std::path::Path) -> Result<(Arc<watch::FolderWatch>, tokio::task::JoinHandle<()>), ServeError> {
-    let template: watch::Template = Arc::new(|path: &std::path::Path| crate::config::ListenerConfig::new(path));
+/// Watch `dir`: new, changed and removed `*.wasm` files become loads, reloads and removals,
+/// each listener named after its file as at start (with the running `[limits]`).
+fn watch_folder(host: Arc<Host>, dir: &std::path::Path, config: Option<Arc<ConfigReload>>) -> Result<Arc<watch::FolderWatch>, ServeError> {
+    let template: watch::Template = match config {
+        Some(c) => Arc::new(move |path: &std::path::Path| c.folder_listener(path)),
+        None => Arc::new(|path: &std::path::Path| crate::config::ListenerConfig::new(path)),
+    };
     let folder = Arc::new(watch::FolderWatch::start(host, dir, template).map_err(ServeError::Watch)?);
-    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .map_err(|e| ServeError::Watch(format!("cannot install the SIGHUP handler: {e}")))?;
-    let f = folder.clone();
-    let rescans = tokio::spawn(async move {
-        while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP: rescanning the listeners folder");
-            let f = f.clone();
-            // Loading compiles: off the executor.
-            let _ = tokio::task::spawn_blocking(move || f.rescan()).await;
-        }
-    });
     tracing::info!(dir = %dir.display(), "watching the listeners folder");
-    Ok((folder, rescans))
+    Ok(folder)
+}
+
+/// Watch the config file: each change is a reload.
+fn watch_config(config: Arc<ConfigReload>) -> Result<watch::FileWatch, ServeError> {
+    let c = config.clone();
+    let watch = watch::FileWatch::start(config.path(), "the config file", move || {
+        // Refused or applied, it is logged and in the config status.
+        let _ = c.reload();
+    })
+    .map_err(ServeError::Watch)?;
+    tracing::info!(file = %config.path().display(), "watching the config file");
+    Ok(watch)
+}
+
+/// SIGHUP: reload the config file, then rescan the listeners folder (for what the watchers
+/// may have missed: a config behind a symbolic link, a change on a network file system).
+async fn on_hangup(mut hangups: tokio::signal::unix::Signal, config: Option<Arc<ConfigReload>>, folder: Option<Arc<watch::FolderWatch>>) {
+    while hangups.recv().await.is_some() {
+        tracing::info!(
+            "SIGHUP: {}",
+            match (&config, &folder) {
+                (Some(_), Some(_)) => "reloading the config file and rescanning the listeners folder",
+                (Some(_), None) => "reloading the config file",
+                _ => "rescanning the listeners folder",
+            }
+        );
+        let (c, f) = (config.clone(), folder.clone());
+        // Loading compiles: off the executor.
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(c) = c {
+                let _ = c.reload();
+            }
+            if let Some(f) = f {
+                f.rescan();
+            }
+        })
+        .await;
+    }
 }
 
 /// SIGTERM or SIGINT, as a future that resolves with the signal's name. The handlers are
 /// installed when this returns (not at the first poll), so a signal sent right after is
-/// not lost to the default action.
+/// not lost to the default action. SIGHUP's is installed too ([`run`] listens to it), so an
+/// early SIGHUP does not end the process (its default action).
 pub fn signals() -> std::io::Result<impl Future<Output = &'static str> + Send + 'static> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let hangup = signal(SignalKind::hangup())?;
     Ok(async move {
+        let _hangup = hangup;
         tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",

@@ -6,6 +6,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,8 +17,8 @@ type AppState = axum::extract::State<Arc<State>>;
 /// `# EOF`), which Prometheus negotiates and scrapes.
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// `GET /metrics`: `Host::metrics_text` (listeners, sinks, guests) and the HTTP API's own
-/// counters.
+/// `GET /metrics`: `Host::metrics_text` (listeners, sinks, guests), the HTTP API's own
+/// counters and, with a config file, its reloads.
 pub(super) async fn metrics(axum::extract::State(state): AppState) -> Response {
     let host = state.host.clone();
     // The listeners' status takes their locks, which a running call holds.
@@ -35,6 +36,24 @@ pub(super) async fn metrics(axum::extract::State(state): AppState) -> Response {
         let counter: Counter = Counter::default();
         counter.inc_by(value.load(Ordering::Relaxed));
         registry.register(name, help, counter);
+    }
+    if let Some(config) = &state.config {
+        let status = config.status();
+        for (name, help, value) in [
+            ("tokenwatch_config_reloads", "Config file reloads applied", status.reloads),
+            ("tokenwatch_config_reload_errors", "Config file reloads refused (the running config stays): unreadable, bad TOML or values", status.reload_errors),
+        ] {
+            let counter: Counter = Counter::default();
+            counter.inc_by(value);
+            registry.register(name, help, counter);
+        }
+        let pending: Gauge = Gauge::default();
+        pending.set(status.restart_pending.len() as i64);
+        registry.register(
+            "tokenwatch_config_restart_pending",
+            "Tables of the config file that differ from the running ones and take effect at the next restart",
+            pending,
+        );
     }
     let mut ours = String::new();
     prometheus_client::encoding::text::encode(&mut ours, &registry).expect("writing to a String does not fail");

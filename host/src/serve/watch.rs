@@ -13,6 +13,9 @@
 //! Writing the new module elsewhere and renaming it into the folder (`mv` on one file
 //! system) is atomic and the safest way to deploy; a module whose bytes equal the running
 //! version's is not reloaded.
+//!
+//! [`FileWatch`] watches one file the same way (debounced and settled): `serve`'s config
+//! file, whose changes [`super::reload::ConfigReload`] applies.
 
 use crate::config::ListenerConfig;
 use crate::dispatch::host::Host;
@@ -40,18 +43,13 @@ pub struct FolderWatch {
 impl FolderWatch {
     /// Watch `dir`: what changes in it from now on is loaded into `host`.
     pub fn start(host: Arc<Host>, dir: &Path, template: Template) -> Result<FolderWatch, String> {
-        let (tx, rx) = channel();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            let _ = tx.send(event);
-        })
-        .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
-        watcher.watch(dir, RecursiveMode::NonRecursive).map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
         let (h, d, t) = (host.clone(), dir.to_path_buf(), template.clone());
-        std::thread::Builder::new()
-            .name("tokenwatch-watch".into())
-            .spawn(move || debounce(rx, &h, &d, &t))
-            .map_err(|e| format!("cannot start the watcher thread: {e}"))?;
-        Ok(FolderWatch { _watcher: watcher, dir: dir.to_path_buf(), host, template })
+        let wanted = {
+            let d = d.clone();
+            move |p: &Path| is_module(p) && p.parent() == Some(d.as_path())
+        };
+        let watcher = watch_settled(dir, "the listeners folder", wanted, move |path| apply(&h, path, &t))?;
+        Ok(FolderWatch { _watcher: watcher, dir: d, host, template })
     }
 
     /// Load every module of the folder that is new or changed and remove the listeners whose
@@ -82,18 +80,67 @@ fn is_module(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "wasm")
 }
 
-/// Collect events until each touched module has been quiet for `SETTLE`, then apply it.
-fn debounce(rx: Receiver<notify::Result<notify::Event>>, host: &Host, dir: &Path, template: &Template) {
+/// Watches one file while it lives: each time the file is written, replaced (an editor's
+/// rename into place), created or removed, and then left alone (debounced and settled as
+/// the folder's modules are), `changed` runs on the watcher's thread.
+pub struct FileWatch {
+    _watcher: notify::RecommendedWatcher,
+}
+
+impl FileWatch {
+    /// Watch `file` through its directory (a rename over the file replaces the inode a
+    /// watch on the file itself would follow), picking its events out by name.
+    pub fn start(file: &Path, what: &'static str, mut changed: impl FnMut() + Send + 'static) -> Result<FileWatch, String> {
+        let dir = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = file.file_name().ok_or_else(|| format!("cannot watch {}: not a file name", file.display()))?.to_owned();
+        let watcher = watch_settled(dir, what, move |p: &Path| p.file_name() == Some(name.as_os_str()), move |_| changed())?;
+        Ok(FileWatch { _watcher: watcher })
+    }
+}
+
+/// Watch `dir` (not its subfolders) and run `act` on each path `wanted` picks, once it has
+/// been debounced and settled, on a thread of its own that ends with the watcher.
+fn watch_settled(
+    dir: &Path,
+    what: &'static str,
+    wanted: impl Fn(&Path) -> bool + Send + 'static,
+    act: impl FnMut(&Path) + Send + 'static,
+) -> Result<notify::RecommendedWatcher, String> {
+    let (tx, rx) = channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let _ = tx.send(event);
+    })
+    .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    watcher.watch(dir, RecursiveMode::NonRecursive).map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    let d = dir.to_path_buf();
+    std::thread::Builder::new()
+        .name("tokenwatch-watch".into())
+        .spawn(move || debounce(rx, &d, what, wanted, act))
+        .map_err(|e| format!("cannot start the watcher thread: {e}"))?;
+    Ok(watcher)
+}
+
+/// Collect events until each wanted path has been quiet for `SETTLE`, then act on it.
+fn debounce(
+    rx: Receiver<notify::Result<notify::Event>>,
+    dir: &Path,
+    what: &str,
+    wanted: impl Fn(&Path) -> bool,
+    mut act: impl FnMut(&Path),
+) {
     let mut pending: BTreeMap<PathBuf, Instant> = BTreeMap::new();
     loop {
         let wait = pending.values().min().map_or(Duration::from_secs(3600), |t| (*t + SETTLE).saturating_duration_since(Instant::now()));
         match rx.recv_timeout(wait) {
             Ok(Ok(event)) => {
-                for path in event.paths.into_iter().filter(|p| is_module(p) && p.parent() == Some(dir)) {
+                for path in event.paths.into_iter().filter(|p| wanted(p)) {
                     pending.insert(path, Instant::now());
                 }
             }
-            Ok(Err(e)) => tracing::warn!(dir = %dir.display(), "watching the listeners folder: {e}"),
+            Ok(Err(e)) => tracing::warn!(dir = %dir.display(), "watching {what}: {e}"),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return, // the watcher was dropped
         }
@@ -105,7 +152,7 @@ fn debounce(rx: Receiver<notify::Result<notify::Event>>, host: &Host, dir: &Path
                 pending.insert(path, Instant::now()); // still being written: look again later
                 continue;
             }
-            apply(host, &path, template);
+            act(&path);
         }
     }
 }
