@@ -2,4 +2,5 @@
 //! and calls these).
 
 pub mod bench;
+pub mod check;
 pub mod replay;
