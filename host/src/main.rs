@@ -84,6 +84,29 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         admin_token_file: Option<PathBuf>,
     },
+    /// Run one listener module through its whole lifecycle on the production engine and
+    /// say whether it would work in production: imports and grants, init, fuel, time and
+    /// memory against the budgets, determinism, a verdict. Exit status 1 when it would fail.
+    Check {
+        /// The listener component.
+        module: PathBuf,
+        /// NDJSON events (the replay format); default: built-in samples of both kinds.
+        #[arg(long, value_name = "FILE")]
+        events: Option<PathBuf>,
+        /// The production config: limits, grants, [signing], sinks (replaced by files in a
+        /// scratch directory), and the module's [[listener]] table (by path, else name).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Set a property of the module (repeatable), over the config's.
+        #[arg(long = "property", value_name = "KEY=VALUE")]
+        properties: Vec<String>,
+        /// Fail when the worst event leaves less than PCT percent of a budget.
+        #[arg(long, value_name = "PCT", default_value_t = tokenwatch::cli::check::DEFAULT_MIN_HEADROOM_PCT)]
+        min_headroom: f64,
+        /// One JSON document with the keys documented in the README.
+        #[arg(long)]
+        json: bool,
+    },
     /// The outbox's dead letters: messages a sink rejected for good.
     Outbox {
         #[command(subcommand)]
@@ -206,8 +229,15 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| default_filter.into()),
         )
         .init();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = match cli.command {
+        Command::Check { module, events, config, properties, min_headroom, json } => {
+            let opts = tokenwatch::cli::check::CheckOptions { module, events, config, properties, min_headroom_pct: min_headroom };
+            check(&opts, json)
+        }
+        command => run(command).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
         Err(e) => {
             // Not `eprintln!`: it panics when standard error is gone too.
             let _ = writeln!(io::stderr(), "tokenwatch: {e:#}");
@@ -237,8 +267,25 @@ fn emit(text: &str) -> anyhow::Result<()> {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+/// `tokenwatch check`: the report on standard output; exit status 1 when the verdict fails.
+fn check(opts: &tokenwatch::cli::check::CheckOptions, json: bool) -> anyhow::Result<ExitCode> {
+    use tokenwatch::cli::check;
+    if !(0.0..=100.0).contains(&opts.min_headroom_pct) {
+        bail!("--min-headroom {}: give a percentage from 0 to 100", opts.min_headroom_pct);
+    }
+    let report = check::run(opts)?;
+    if json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&report.to_json())?))?;
+    } else {
+        emit(&check::render(&report))?;
+    }
+    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        // Its exit status is its verdict: run by `main` through `check`.
+        Command::Check { .. } => bail!("`check` is run by main"),
         Command::Replay {
             config,
             listeners,

@@ -2,5 +2,6 @@
 //! and calls these).
 
 pub mod bench;
+pub mod check;
 pub mod new;
 pub mod replay;

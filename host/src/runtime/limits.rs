@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use crate::runtime::state::State;
 use wasmtime::{AsContextMut, ResourceLimiter, Trap};
@@ -199,6 +200,10 @@ pub struct GuestLimiter {
     memory_in_use: usize,
     /// A grow was counted and wasmtime has not said it failed (it says nothing on success).
     grow_counted: bool,
+    /// Where `memory_in_use` is published after every grow, for the listener's status
+    /// (`Counters::memory_bytes`). Linear memory never shrinks, so after a call it is also
+    /// the call's high-water mark.
+    gauge: Option<Arc<AtomicU64>>,
 }
 
 impl GuestLimiter {
@@ -208,7 +213,15 @@ impl GuestLimiter {
             table_elements: limits.table_elements,
             memory_in_use: 0,
             grow_counted: false,
+            gauge: None,
         }
+    }
+
+    /// Publish the bytes in use to `gauge` after every grow (the instantiation's included).
+    pub(crate) fn reporting_to(mut self, gauge: Arc<AtomicU64>) -> Self {
+        gauge.store(0, Ordering::Relaxed);
+        self.gauge = Some(gauge);
+        self
     }
 
     pub(crate) fn reset(&mut self, limits: &Limits) {
@@ -250,6 +263,9 @@ impl ResourceLimiter for GuestLimiter {
             Some(total) if total <= self.memory_bytes => {
                 self.memory_in_use = total;
                 self.grow_counted = true;
+                if let Some(gauge) = &self.gauge {
+                    gauge.store(total as u64, Ordering::Relaxed);
+                }
                 Ok(true)
             }
             // Trap rather than return -1: a guest that ignores a failed grow would go on

@@ -602,7 +602,7 @@ impl Listener {
     fn new_store(&self) -> Store<State> {
         let state = State {
             table: ResourceTable::new(),
-            limiter: GuestLimiter::new(&self.spec.limits),
+            limiter: GuestLimiter::new(&self.spec.limits).reporting_to(self.counters.memory_bytes.clone()),
             log: LogCtx::new(
                 self.name.clone(),
                 self.shared.log_sink.clone(),

@@ -74,6 +74,8 @@ pub struct Counters {
     pub micros: Counter,
     /// Shared with the log capability of every instance of this listener.
     pub logs_dropped: Arc<AtomicU64>,
+    /// Linear memory the newest instance holds, in bytes (a gauge, set by its limiter).
+    pub memory_bytes: Arc<AtomicU64>,
     /// SETs the host signed for this listener.
     pub sets_signed: Counter,
     /// `sign-set` calls the host refused (policy, size, audience, quota, no key).
@@ -111,6 +113,7 @@ impl Counters {
             fuel: self.fuel.get(),
             micros: self.micros.get(),
             logs_dropped: self.logs_dropped.load(Ordering::Relaxed),
+            memory_bytes: self.memory_bytes.load(Ordering::Relaxed),
             sets_signed: self.sets_signed.get(),
             sets_refused: self.sets_refused.get(),
             published: self.published.get(),
@@ -152,6 +155,9 @@ pub struct CounterSnapshot {
     pub micros: u64,
     /// Guest log lines over the per-call cap.
     pub logs_dropped: u64,
+    /// Linear memory the newest instance holds, in bytes: after a call, that call's
+    /// high-water mark (memory never shrinks). A gauge, not a count.
+    pub memory_bytes: u64,
     /// SETs signed for this listener.
     pub sets_signed: u64,
     /// `sign-set` calls refused (policy, size, audience, quota, no key).

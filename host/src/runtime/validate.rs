@@ -102,38 +102,86 @@ pub(crate) fn check_size(len: u64, limits: &Limits) -> Result<(), String> {
     Ok(())
 }
 
+/// What the host does with one import of a component.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportClass {
+    /// A `tokenwatch:listener` interface the host links for every listener.
+    Provided,
+    /// A `wasi:*` interface: linked only for a listener granted WASI (`wasi = true`).
+    Wasi,
+    /// Never linked; why, and what to do.
+    Refused(String),
+}
+
+/// How the host treats the import `name`: the one place the rules are written
+/// (`check_imports` at load, `tokenwatch check` in its report).
+pub fn classify_import(name: &str) -> ImportClass {
+    if provides(name) {
+        ImportClass::Provided
+    } else if name.starts_with("wasi:") {
+        ImportClass::Wasi
+    } else if name.starts_with("tokenwatch:listener/") {
+        ImportClass::Refused(format!("this host speaks {SERVED}: rebuild against its wit/listener.wit"))
+    } else {
+        ImportClass::Refused("not provided by this host".to_owned())
+    }
+}
+
+/// What a listener that imports WASI without the grant is told.
+pub const WASI_NOT_GRANTED: &str = "WASI is not granted: build a Rust listener for wasm32-unknown-unknown, which imports no WASI, or grant it: `wasi = true` for this listener in the config, `--wasi NAME` on the command line";
+
 /// Reject every import the host does not provide, or provides only with a grant.
 pub(crate) fn check_imports(engine: &Engine, component: &Component, wasi: bool) -> Result<(), String> {
     let mut refused = Vec::new();
     let mut ungranted_wasi = Vec::new();
     let ty = component.component_type();
     for (name, _) in ty.imports(engine) {
-        if provides(name) {
-            continue;
+        match classify_import(name) {
+            ImportClass::Provided => {}
+            ImportClass::Wasi if wasi => {}
+            ImportClass::Wasi => ungranted_wasi.push(name),
+            ImportClass::Refused(why) => refused.push(format!("{name} ({why})")),
         }
-        if name.starts_with("wasi:") {
-            if !wasi {
-                ungranted_wasi.push(name);
-            }
-            continue;
-        }
-        if name.starts_with("tokenwatch:listener/") {
-            refused.push(format!("{name} (this host speaks {SERVED}: rebuild against its wit/listener.wit)"));
-            continue;
-        }
-        refused.push(format!("{name} (not provided by this host)"));
     }
     if !ungranted_wasi.is_empty() {
-        refused.push(format!(
-            "{} (WASI is not granted: build a Rust listener for wasm32-unknown-unknown, which imports no WASI, or grant it: `wasi = true` for this listener in the config, `--wasi NAME` on the command line)",
-            ungranted_wasi.join(", ")
-        ));
+        refused.push(format!("{} ({WASI_NOT_GRANTED})", ungranted_wasi.join(", ")));
     }
     if refused.is_empty() {
         Ok(())
     } else {
         Err(format!("imports the host will not link: {}", refused.join("; ")))
     }
+}
+
+/// The names a component imports (its own imports, not those of components nested in it),
+/// read from the bytes without compiling; `None` when they do not parse as a component.
+pub fn import_names(bytes: &[u8]) -> Option<Vec<String>> {
+    use wasmparser::{Encoding, Parser, Payload};
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.ok()? {
+            Payload::Version { encoding, .. } => {
+                if depth == 0 && encoding != Encoding::Component {
+                    return None;
+                }
+                depth += 1;
+            }
+            Payload::End(_) => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(names);
+                }
+            }
+            Payload::ComponentImportSection(reader) if depth == 1 => {
+                for import in reader {
+                    names.push(import.ok()?.name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Which contract version and handlers a component exports, all signatures checked.
