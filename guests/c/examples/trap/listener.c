@@ -1,0 +1,52 @@
+/* A test listener (world id-token-only) that traps on purpose, for the containment and
+ * batch tests (tests/lang_c.rs). Per ID token it logs
+ *
+ *     ok sub=<sub> batch=<index in the batch, -1 outside one>
+ *
+ * except for the token whose `sub` equals the property `trap_sub`: there it fails the way the
+ * property `how` says: `panic` (default, tw_panic), `assert` (a failed assert()) or `abort`. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tw.h"
+
+static char *trap_sub;
+static const char *how = "panic";
+
+static const char *init(const tw_properties_t *p) {
+    const char *s = tw_property(p, "trap_sub");
+    trap_sub = s ? strdup(s) : NULL;
+    const char *h = tw_property(p, "how");
+    if (h) {
+        if (strcmp(h, "panic") && strcmp(h, "assert") && strcmp(h, "abort"))
+            return tw_fmt("c-trap: property \"how\" must be panic, assert or abort, got \"%s\"", h);
+        how = strcmp(h, "panic") == 0 ? "panic" : strcmp(h, "assert") == 0 ? "assert" : "abort";
+    }
+    return NULL;
+}
+
+static void declare(tw_declaration_t *d) {
+    tw_declare_claim(d, "sub");
+    tw_declare_property(d, "trap_sub");
+    tw_declare_property(d, "how");
+}
+
+static void id_token_issued(const tw_event_t *ev) {
+    tw_str_t sub = tw_or(tw_subject(ev), "-");
+    if (trap_sub && tw_str_eq(sub, trap_sub)) {
+        if (strcmp(how, "assert") == 0) {
+            assert(sub.len == 0 && "no trap subject");
+        } else if (strcmp(how, "abort") == 0) {
+            abort();
+        }
+        tw_panic("cannot handle sub " TW_STR, TW_ARG(sub));
+    }
+    tw_info("ok sub=" TW_STR " batch=%d", TW_ARG(sub), tw_batch_index());
+}
+
+const tw_listener_t tw_listener = {
+    .init = init,
+    .declare = declare,
+    .id_token_issued = id_token_issued,
+};
