@@ -66,7 +66,8 @@ for name in sign-in-audit sqs-publisher trap; do
   if stale "$out" "$c/examples/$name" "${sdk_inputs[@]}"; then
     say "building c-$name (${world[$name]})"
     started=$(date +%s%N)
-    "$sdk/tw-build.sh" --world "${world[$name]}" --wit "$wit" -o "$out" "$c/examples/$name"/*.c
+    # From the root, so that __FILE__ reads guests/c/examples/<name>/listener.c.
+    (cd "$root" && "$sdk/tw-build.sh" --world "${world[$name]}" --wit "$wit" -o "$out" "guests/c/examples/$name"/*.c)
     say "  c-$name: $(( ($(date +%s%N) - started) / 1000000 )) ms"
   fi
   built+=("$name")

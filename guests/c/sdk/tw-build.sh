@@ -57,6 +57,10 @@ if ! command -v wasm-tools >/dev/null 2>&1; then
 fi
 
 # --- build ---------------------------------------------------------------------------------
+# -UNDEBUG: zig's -O2 defines NDEBUG, which would compile assert() out; a listener's asserts
+# stay on (they log and trap). -fmacro-prefix-map: __FILE__ (in tw_panic's and assert's
+# message) relative to the current directory. A 256 KiB stack instead of zig's 16 MiB, which
+# would be the initial size of the linear memory (over a 16 MiB memory_mb).
 # The SDK's objects come first: tw_glue.c replaces wasi-libc's abort() and __assert_fail(),
 # and zig links libc's member instead (a duplicate symbol) when a listener's object that
 # calls abort() comes before it.
@@ -65,7 +69,7 @@ trap 'rm -rf "$tmp"' EXIT
 # shellcheck disable=SC2086
 python3 -m ziglang cc --target=wasm32-wasi -O2 -s -mexec-model=reactor -std=gnu11 \
   -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-  -D"$define" -I"$sdk" -I"$sdk/bindings/$w" $cflags \
+  -UNDEBUG -fmacro-prefix-map="$PWD/=" -Wl,-z,stack-size=$((256 * 1024)) -D"$define" -I"$sdk" -I"$sdk/bindings/$w" $cflags \
   "$sdk/tw_glue.c" "$sdk/tw.c" "$sdk/bindings/$w/$w.c" "${sources[@]}" \
   -o "$tmp/core.wasm"
 wasm-tools component embed "$wit" --world "$world" "$tmp/core.wasm" -o "$tmp/embedded.wasm"

@@ -23,7 +23,7 @@
  * message that disables the listener (tw_fmt builds one). */
 static const char *init(const tw_properties_t *properties) {
     const char *greeting = tw_property(properties, "greeting");
-    tw_info("{{name}}: init greeting=%s", greeting ? greeting : "-");
+    tw_info("init greeting=%s", greeting ? greeting : "-");
     return NULL;
 }
 
