@@ -9,6 +9,7 @@ mod declaration;
 mod dispatch;
 mod guest_strings;
 mod hot_load;
+mod lang_c;
 mod http_push;
 mod limits;
 mod lifecycle;

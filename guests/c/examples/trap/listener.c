@@ -4,7 +4,9 @@
  *     ok sub=<sub> batch=<index in the batch, -1 outside one>
  *
  * except for the token whose `sub` equals the property `trap_sub`: there it fails the way the
- * property `how` says: `panic` (default, tw_panic), `assert` (a failed assert()) or `abort`. */
+ * property `how` says: `panic` (default, tw_panic), `assert` (a failed assert()) or `abort`.
+ * With the property `claims` = `all` it declares no claim list: the event carries the whole
+ * claims set as one object, and `sub` is read out of it. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +15,13 @@
 
 static char *trap_sub;
 static const char *how = "panic";
+static bool all_claims;
 
 static const char *init(const tw_properties_t *p) {
     const char *s = tw_property(p, "trap_sub");
     trap_sub = s ? strdup(s) : NULL;
+    const char *claims = tw_property(p, "claims");
+    all_claims = claims && strcmp(claims, "all") == 0;
     const char *h = tw_property(p, "how");
     if (h) {
         if (strcmp(h, "panic") && strcmp(h, "assert") && strcmp(h, "abort"))
@@ -27,9 +32,10 @@ static const char *init(const tw_properties_t *p) {
 }
 
 static void declare(tw_declaration_t *d) {
-    tw_declare_claim(d, "sub");
+    if (!all_claims) tw_declare_claim(d, "sub");
     tw_declare_property(d, "trap_sub");
     tw_declare_property(d, "how");
+    tw_declare_property(d, "claims");
 }
 
 static void id_token_issued(const tw_event_t *ev) {
