@@ -90,6 +90,19 @@ if stale "$out" "$root/guests/templates/c" "${sdk_inputs[@]}"; then
 fi
 built+=(template)
 
+# --- the SDK's unit tests (decoding, JSON, buffers), natively, under the sanitizers --------
+if command -v cc >/dev/null 2>&1; then
+  flags=(-std=gnu11 -Wall -Wextra -Wno-unused-parameter -g -I"$sdk")
+  if cc "${flags[@]}" -fsanitize=address,undefined "$sdk/tw.c" "$sdk/test/decode_test.c" -o "$tmp/decode_test" 2>/dev/null ||
+     cc "${flags[@]}" "$sdk/tw.c" "$sdk/test/decode_test.c" -o "$tmp/decode_test"; then
+    "$tmp/decode_test" >/dev/null || die "the C SDK's unit tests failed (guests/c/sdk/test/decode_test.c)"
+  else
+    die "the C SDK's unit tests do not compile"
+  fi
+else
+  say "no native cc: the C SDK's unit tests are skipped"
+fi
+
 # --- checks --------------------------------------------------------------------------------
 for name in "${built[@]}"; do
   f="$dist/c-$name.wasm"
