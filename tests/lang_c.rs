@@ -174,8 +174,10 @@ fn one_batch(n: usize, trap_sub: &str, claims: &str) -> (Host, Arc<Recorder>) {
 fn an_async_c_listener_takes_a_batch_of_50_through_batch_listener() {
     let (host, rec) = one_batch(50, "nobody", "declared");
     let c = host.status()[1].counters.clone();
+    let metrics = host.metrics_text();
     host.shutdown();
     assert_eq!((c.events, c.delivered, c.traps_total()), (50, 50, 0), "{c:?}");
+    assert!(metrics.contains(r#"guest_c_trap_events_total{listener="c",how="panic"} 50"#), "the metrics import, from C:\n{metrics}");
     let want: Vec<String> = (0..50).map(|i| format!("ok sub=u{i} batch={i}")).collect();
     assert_eq!(rec.of("c"), want, "every event in one batch-listener call, in order, after batch.begin(i)");
 }

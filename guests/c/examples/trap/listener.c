@@ -6,7 +6,9 @@
  * except for the token whose `sub` equals the property `trap_sub`: there it fails the way the
  * property `how` says: `panic` (default, tw_panic), `assert` (a failed assert()) or `abort`.
  * With the property `claims` = `all` it declares no claim list: the event carries the whole
- * claims set as one object, and `sub` is read out of it. */
+ * claims set as one object, and `sub` is read out of it. Each event it serves adds 1 to the
+ * counter `c_trap_events_total{how="<how>"}` (the metrics import); init reads `how` back
+ * through the config import and fails when it differs from init's properties. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,10 @@ static const char *init(const tw_properties_t *p) {
             return tw_fmt("c-trap: property \"how\" must be panic, assert or abort, got \"%s\"", h);
         how = strcmp(h, "panic") == 0 ? "panic" : strcmp(h, "assert") == 0 ? "assert" : "abort";
     }
+    char *again = tw_config_get("how");
+    bool same = (!h && !again) || (h && again && strcmp(h, again) == 0);
+    free(again);
+    if (!same) return "c-trap: the config import disagrees with init's properties";
     return NULL;
 }
 
@@ -49,6 +55,8 @@ static void id_token_issued(const tw_event_t *ev) {
         tw_panic("cannot handle sub " TW_STR, TW_ARG(sub));
     }
     tw_info("ok sub=" TW_STR " batch=%d", TW_ARG(sub), tw_batch_index());
+    const char *labels[] = {"how", how};
+    if (tw_counter_add("c_trap_events_total", labels, 1, 1) != TW_METRICS_OK) tw_panic("counter_add refused");
 }
 
 const tw_listener_t tw_listener = {
