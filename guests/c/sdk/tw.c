@@ -49,15 +49,117 @@ void tw__scratch_reset(void) {
     n_scratch = 0;
 }
 
+/* ---- a small printf ------------------------------------------------------------------------ */
+
+/* The conversion at `p` (after '%'): its length modifier ('l' 'L'(ll) 'z' 'h' 'H'(hh) 'j' 't'
+ * or 0), whether it has ".*", and its letter; NULL when unsupported. */
+static const char *spec(const char *p, char *mod, bool *star, char *conv) {
+    *star = false;
+    *mod = 0;
+    if (p[0] == '.' && p[1] == '*') {
+        *star = true;
+        p += 2;
+    }
+    if (p[0] == 'l' && p[1] == 'l') *mod = 'L', p += 2;
+    else if (p[0] == 'h' && p[1] == 'h') *mod = 'H', p += 2;
+    else if (*p == 'l' || *p == 'z' || *p == 'h' || *p == 'j' || *p == 't') *mod = *p++;
+    *conv = *p;
+    switch (*p) {
+    case 's': return (*mod == 0) ? p + 1 : NULL;
+    case 'c': case '%': return (*mod == 0 && !*star) ? p + 1 : NULL;
+    case 'd': case 'i': case 'u': case 'x': return *star ? NULL : p + 1;
+    default: return NULL;
+    }
+}
+
+bool tw__fmt_simple(const char *fmt) {
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%') continue;
+        char mod, conv;
+        bool star;
+        const char *next = spec(p + 1, &mod, &star, &conv);
+        if (!next) return false;
+        p = next - 1;
+    }
+    return true;
+}
+
+size_t tw__fmt(char *out, size_t cap, const char *fmt, va_list ap) {
+    size_t n = 0;
+    /* (PUT's argument is evaluated only when it fits: no side effects in it.) */
+#define PUT(ch) do { if (n + 1 < cap) out[n] = (ch); n++; } while (0)
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%') {
+            PUT(*p);
+            continue;
+        }
+        char mod, conv;
+        bool star;
+        p = spec(p + 1, &mod, &star, &conv) - 1;
+        if (conv == '%') {
+            PUT('%');
+        } else if (conv == 'c') {
+            char ch = (char)va_arg(ap, int);
+            PUT(ch);
+        } else if (conv == 's') {
+            int prec = star ? va_arg(ap, int) : -1;
+            const char *s = va_arg(ap, const char *);
+            if (!s) s = "(null)";
+            for (size_t i = 0; (prec < 0 || i < (size_t)prec) && s[i]; i++) PUT(s[i]);
+        } else {
+            unsigned long long u;
+            bool neg = false;
+            if (conv == 'd' || conv == 'i') {
+                long long v = mod == 'L' || mod == 'j' ? va_arg(ap, long long)
+                              : mod == 'l'              ? va_arg(ap, long)
+                              : mod == 'z' || mod == 't' ? (long long)va_arg(ap, ptrdiff_t)
+                              : mod == 'h'              ? (short)va_arg(ap, int)
+                              : mod == 'H'              ? (signed char)va_arg(ap, int)
+                                                        : va_arg(ap, int);
+                neg = v < 0;
+                u = neg ? 0ull - (unsigned long long)v : (unsigned long long)v;
+            } else {
+                u = mod == 'L' || mod == 'j' ? va_arg(ap, unsigned long long)
+                    : mod == 'l'              ? va_arg(ap, unsigned long)
+                    : mod == 'z' || mod == 't' ? va_arg(ap, size_t)
+                    : mod == 'h'              ? (unsigned short)va_arg(ap, unsigned)
+                    : mod == 'H'              ? (unsigned char)va_arg(ap, unsigned)
+                                              : va_arg(ap, unsigned);
+            }
+            unsigned base = conv == 'x' ? 16 : 10;
+            char digits[24];
+            int k = 0;
+            do {
+                digits[k++] = "0123456789abcdef"[u % base];
+                u /= base;
+            } while (u);
+            if (neg) PUT('-');
+            while (k > 0) {
+                k--;
+                PUT(digits[k]);
+            }
+        }
+    }
+#undef PUT
+    if (cap) out[n < cap ? n : cap - 1] = 0;
+    return n;
+}
+
+/* snprintf, through the small printf when it can. */
+static int vformat(char *out, size_t cap, const char *fmt, va_list ap) {
+    if (tw__fmt_simple(fmt)) return (int)tw__fmt(out, cap, fmt, ap);
+    return vsnprintf(out, cap, fmt, ap);
+}
+
 const char *tw_fmt(const char *fmt, ...) {
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vformat(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0) n = 0;
     char *out = tw__scratch((size_t)n + 1);
-    vsnprintf(out, (size_t)n + 1, fmt, ap2);
+    vformat(out, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
     return out;
 }
@@ -110,11 +212,11 @@ void tw_buf_printf(tw_buf_t *b, const char *fmt, ...) {
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vformat(NULL, 0, fmt, ap);
     va_end(ap);
     if (n > 0) {
         buf_reserve(b, (size_t)n);
-        vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap2);
+        vformat(b->ptr + b->len, (size_t)n + 1, fmt, ap2);
         b->len += (size_t)n;
     }
     va_end(ap2);

@@ -60,6 +60,13 @@ void tw_log_str(tw_level_t level, const char *msg, size_t len) {
 }
 
 void tw_vlog(tw_level_t level, const char *fmt, va_list ap) {
+    if (tw__fmt_simple(fmt)) {
+        /* The host cuts a line at 4 KiB: no need for more. */
+        char line[4097];
+        size_t n = tw__fmt(line, sizeof line, fmt, ap);
+        tw_log_str(level, line, n < sizeof line ? n : sizeof line - 1);
+        return;
+    }
     char small[512];
     va_list ap2;
     va_copy(ap2, ap);

@@ -32,4 +32,11 @@ void *tw__xmalloc(size_t n);
 void *tw__xrealloc(void *p, size_t n);
 char *tw__strndup(const char *s, size_t n);
 
+/* A small printf for log lines: whether `fmt` uses only %s %.*s %c %d %i %u %x (with the
+ * length modifiers h, hh, l, ll, z, j, t) and %%, without flags or widths; and the formatting
+ * itself, as snprintf: cut to `cap - 1` bytes, NUL-terminated, returning the whole length. Anything else goes
+ * through vsnprintf (musl's walks the format twice and costs ~3x the fuel). */
+bool tw__fmt_simple(const char *fmt);
+size_t tw__fmt(char *out, size_t cap, const char *fmt, va_list ap);
+
 #endif

@@ -6,7 +6,6 @@
  * It declares the four claims it reads and reads them in place; `-` stands for a missing
  * value. Built for the world id-token-only. */
 #include <inttypes.h>
-#include <stdio.h>
 
 #include "tw.h"
 
@@ -16,9 +15,8 @@ static void declare(tw_declaration_t *d) {
 }
 
 static void id_token_issued(const tw_event_t *ev) {
-    char iat[24] = "-";
     int64_t t;
-    if (tw_issued_at(ev, &t)) snprintf(iat, sizeof iat, "%" PRId64, t);
+    const char *iat = tw_issued_at(ev, &t) ? tw_fmt("%" PRId64, t) : "-";
     tw_str_t client = ev->client_id.len ? ev->client_id : tw_cstr("-");
     tw_info("sign-in sub=" TW_STR " iat=%s client=" TW_STR " acr=" TW_STR " amr=" TW_STR,
             TW_ARG(tw_or(tw_subject(ev), "-")), iat, TW_ARG(client), TW_ARG(tw_or(tw_acr(ev), "-")),

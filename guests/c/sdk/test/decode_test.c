@@ -2,6 +2,7 @@
  * declaration), built natively (or as wasm32-wasi by zig, run nowhere) and run by
  * scripts/build-guests-c.sh: `cc -Isdk sdk/tw.c sdk/test/decode_test.c && ./a.out`.
  * The log import is stubbed: warnings are recorded. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +175,35 @@ static void buffers(void) {
     tw_buf_free(&b);
 }
 
+static size_t fmt(char *out, size_t cap, const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    size_t n = tw__fmt(out, cap, f, ap);
+    va_end(ap);
+    return n;
+}
+
+/* The small printf agrees with vsnprintf on what it takes, and refuses the rest. */
+static void small_printf(void) {
+    char a[256], b[256];
+    const char *f = "s=%s p=%.*s c=%c d=%d i=%i u=%u x=%x ld=%ld lld=%lld llu=%llu zu=%zu hd=%hd hhu=%hhu j=%jd %%";
+    size_t n = fmt(a, sizeof a, f, "str", 3, "abcdef", 'Z', -42, INT32_MIN, 4000000000u, 0xbeefu, -7L, (long long)INT64_MIN,
+                   (unsigned long long)UINT64_MAX, (size_t)12345, (short)-3, (unsigned char)250, (intmax_t)-1);
+    snprintf(b, sizeof b, f, "str", 3, "abcdef", 'Z', -42, INT32_MIN, 4000000000u, 0xbeefu, -7L, (long long)INT64_MIN,
+             (unsigned long long)UINT64_MAX, (size_t)12345, (short)-3, (unsigned char)250, (intmax_t)-1);
+    CHECK(tw__fmt_simple(f));
+    CHECK(strcmp(a, b) == 0 && n == strlen(b));
+    if (strcmp(a, b) != 0) fprintf(stderr, "  %s\n  %s\n", a, b);
+    CHECK(fmt(a, 6, "%s", "abcdefgh") == 8 && strcmp(a, "abcde") == 0);
+    CHECK(fmt(NULL, 0, "%d-%s", 42, "x") == 4);
+    CHECK(strcmp(tw_fmt("%d %s %.*s", -1, "a", 2, "bcd"), "-1 a bc") == 0 && strcmp(tw_fmt("%5.1f", 2.25), "  2.2") == 0);
+    CHECK(tw__fmt_simple("plain") && tw__fmt_simple("%" PRId64 " %" PRIu64 " %zu"));
+    CHECK(!tw__fmt_simple("%5d") && !tw__fmt_simple("%f") && !tw__fmt_simple("%-s") && !tw__fmt_simple("%p") &&
+          !tw__fmt_simple("%.3s") && !tw__fmt_simple("%"));
+}
+
 int main(void) {
+    small_printf();
     declared_claims();
     whole_object();
     malformed();
