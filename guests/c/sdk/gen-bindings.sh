@@ -3,10 +3,13 @@
 # Needs wit-bindgen-cli 0.63.0 (not in CI; install once, ~12 min):
 #   cargo install wit-bindgen-cli@0.63.0 --locked --no-default-features --features c \
 #     --root ~/.cache/tokenwatch/wit-bindgen
-# Usage: gen-bindings.sh [WIT]   (default: the repository's wit/listener.wit)
+# Usage: gen-bindings.sh [WIT]   (default: wit/listener.wit next to sdk/ in a project made by
+# `tokenwatch new`, else the repository's wit/listener.wit)
 set -euo pipefail
 sdk="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-wit="${1:-$sdk/../../../wit/listener.wit}"
+default="$sdk/../../../wit/listener.wit"
+[[ -f "$sdk/../wit/listener.wit" ]] && default="$sdk/../wit/listener.wit"
+wit="${1:-$default}"
 bindgen="${WIT_BINDGEN:-$(command -v wit-bindgen || echo "$HOME/.cache/tokenwatch/wit-bindgen/bin/wit-bindgen")}"
 [[ -x "$bindgen" ]] || { echo "gen-bindings: wit-bindgen not found (set WIT_BINDGEN)" >&2; exit 1; }
 "$bindgen" --version | grep -q ' 0\.63\.0' || { echo "gen-bindings: wit-bindgen 0.63.0 expected, got $("$bindgen" --version)" >&2; exit 1; }
