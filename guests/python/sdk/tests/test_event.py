@@ -124,6 +124,16 @@ class DecodeTest(unittest.TestCase):
             self.assertEqual(c.to_json(), "{}")
             self.assertEqual(event.decode(b"", None)[2].to_json(), "{}")
 
+    def test_integers_as_the_rust_sdk_reads_them(self):
+        names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+        values = ["1764331200", "-0", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+                  "01", "1.0", "1e3", '"1"']
+        _, _, c = event.decode(encode([ISSUER, "", None, None] + values), index(names))
+        self.assertEqual([c.get_int(n) for n in names],
+                         [1764331200, 0, (1 << 63) - 1, -(1 << 63), None, None, None, None, None])
+        _, _, c = event.decode(encode([ISSUER, "", None, None, r'{"x":"\uff11","y":"\u00e9\"","z":""}']), None)
+        self.assertEqual((c.get_int("x"), c.get_str("x"), c.get_str("y"), c.get_str("z")), (None, "\uff11", '\u00e9"', ""))
+
     def test_quote_matches_the_rust_sdk(self):
         self.assertEqual(event.quote('say "hi" C:\\tmp\n\t\x01\x1f\u00e9'),
                          '"say \\"hi\\" C:\\\\tmp\\u000a\\u0009\\u0001\\u001f\u00e9"')

@@ -109,6 +109,13 @@ def _quote_one(m):
     return "\\u%04x" % ord(c)
 
 
+def _loads(text):
+    try:
+        return _json.loads(text)
+    except ValueError:
+        return None
+
+
 def _undeclared(name):
     global _warned
     if _warned:
@@ -186,24 +193,30 @@ class Claims:
         """A claim parsed as JSON (str, int, float, bool, None for JSON null, list, dict);
         None also when absent or not valid JSON."""
         text = self.get(name)
-        if text is None:
-            return None
-        try:
-            return _json.loads(text)
-        except ValueError:
-            return None
+        return None if text is None else _loads(text)
 
     def get_str(self, name):
         """A string claim, unescaped."""
-        v = self.value(name)
+        text = self.get(name)
+        if text is None:
+            return None
+        # The usual case without the JSON parser: a string with no escapes (the text is
+        # valid JSON, so it has no quote inside either).
+        if len(text) >= 2 and text[0] == '"' and text[-1] == '"' and "\\" not in text:
+            return text[1:-1]
+        v = _loads(text)
         return v if isinstance(v, str) else None
 
     def get_int(self, name):
         """An integer claim that fits a signed 64-bit integer (no fraction, no exponent)."""
-        v = self.value(name)
-        if type(v) is int and _I64_MIN <= v <= _I64_MAX:
-            return v
-        return None
+        text = self.get(name)
+        if text is None:
+            return None
+        digits = text[1:] if text[:1] == "-" else text
+        if not (digits.isascii() and digits.isdigit()) or (len(digits) > 1 and digits[0] == "0"):
+            return None
+        v = int(text)
+        return v if _I64_MIN <= v <= _I64_MAX else None
 
     def get_bool(self, name):
         """A boolean claim, such as `email_verified`."""
