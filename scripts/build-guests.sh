@@ -94,6 +94,7 @@ done
 # The SDK's unit tests and the compile-fail checks of its export macros (a wrong macro for
 # the listener's traits, two export macros in one crate).
 "$guests/sdk/check.sh"
+"$root/scripts/build-guests-python.sh"  # Python guests and template: guests/dist/python-*.wasm
 
 "$root/scripts/build-guests-js.sh"  # JavaScript listeners (guests/js): guests/dist/js-*.wasm
 say "ok: $dist"
