@@ -30,18 +30,25 @@ _warned = False
 def _fields(buf, count=None):
     """The fields at the front of `buf` (`count` of them, or all): bytes, or None when
     absent. A field cut short reads as absent and so does everything after it."""
+    if type(buf) is not bytes:
+        buf = bytes(buf)
     out = []
+    append = out.append
+    unpack = _U32.unpack_from
     off, end = 0, len(buf)
-    while off + 4 <= end and (count is None or len(out) < count):
-        (n,) = _U32.unpack_from(buf, off)
+    if count is None:
+        count = end
+    while count and off + 4 <= end:
+        count -= 1
+        (n,) = unpack(buf, off)
         off += 4
         if n == _ABSENT:
-            out.append(None)
-            continue
-        if off + n > end:
+            append(None)
+        elif off + n <= end:
+            append(buf[off:off + n])
+            off += n
+        else:
             break
-        out.append(bytes(buf[off:off + n]))
-        off += n
     return out, off
 
 
