@@ -94,9 +94,9 @@ done
 # The SDK's unit tests and the compile-fail checks of its export macros (a wrong macro for
 # the listener's traits, two export macros in one crate).
 "$guests/sdk/check.sh"
-"$root/scripts/build-guests-python.sh"  # Python guests and template: guests/dist/python-*.wasm
 
 "$root/scripts/build-guests-js.sh"  # JavaScript listeners (guests/js): guests/dist/js-*.wasm
+"$root/scripts/build-guests-python.sh"  # Python guests and template: guests/dist/python-*.wasm
 say "ok: $dist"
 for g in "${core_guests[@]}" "${wasip2_guests[@]}" "${wat_guests[@]}"; do
   printf '  %-15s %8s bytes\n' "$g" "$(stat -c %s "$dist/$g.wasm")"

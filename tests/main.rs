@@ -10,6 +10,7 @@ mod dispatch;
 mod guest_strings;
 mod hot_load;
 mod lang_js;
+mod lang_python;
 mod http_push;
 mod limits;
 mod lifecycle;
