@@ -97,6 +97,7 @@ done
 "$root/scripts/build-guests-c.sh"  # C guests (guests/c) and the C template
 
 "$root/scripts/build-guests-js.sh"  # JavaScript listeners (guests/js): guests/dist/js-*.wasm
+"$root/scripts/build-guests-python.sh"  # Python guests and template: guests/dist/python-*.wasm
 say "ok: $dist"
 for g in "${core_guests[@]}" "${wasip2_guests[@]}" "${wat_guests[@]}"; do
   printf '  %-15s %8s bytes\n' "$g" "$(stat -c %s "$dist/$g.wasm")"

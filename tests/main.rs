@@ -11,6 +11,7 @@ mod guest_strings;
 mod hot_load;
 mod lang_js;
 mod lang_c;
+mod lang_python;
 mod http_push;
 mod limits;
 mod lifecycle;
