@@ -85,8 +85,8 @@ if stale "$out" "$root/guests/templates/c" "${sdk_inputs[@]}"; then
   cp "$wit" "$project/wit/listener.wit"
   grep -rl '{{name}}' "$project" --exclude-dir=sdk | xargs -r sed -i 's/{{name}}/c-template/g'
   (cd "$project" && ./build.sh) >"$tmp/template.log" 2>&1 || { cat "$tmp/template.log" >&2; die "the template's build.sh failed"; }
-  [[ -f "$project/build/c-template.wasm" ]] || die "the template's build.sh made no build/c-template.wasm"
-  cp "$project/build/c-template.wasm" "$out"
+  [[ -f "$project/dist/c-template.wasm" ]] || die "the template's build.sh made no dist/c-template.wasm"
+  cp "$project/dist/c-template.wasm" "$out"
 fi
 built+=(template)
 

@@ -138,7 +138,7 @@ enum Command {
     /// Write a new listener project: the listener with its lifecycle and handlers stubbed,
     /// the SDK, the contract, a build script, sample events and a config snippet.
     New {
-        /// The language: rust or js.
+        /// The language: rust, c, js or python.
         #[arg(long, value_name = "LANG")]
         lang: String,
         /// The listener's name (lowercase letters, digits and `-`).

@@ -39,6 +39,16 @@ fn a_rust_project_builds_and_passes_check() {
 }
 
 #[test]
+fn a_c_project_builds_and_passes_check() {
+    scaffold_build_check("c");
+}
+
+#[test]
 fn a_js_project_builds_and_passes_check() {
     scaffold_build_check("js");
+}
+
+#[test]
+fn a_python_project_builds_and_passes_check() {
+    scaffold_build_check("python");
 }

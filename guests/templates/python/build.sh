@@ -23,5 +23,6 @@ trap 'rm -rf "$src"' EXIT
 cp ./*.py "$src/"
 cp -r sdk/tokenwatch "$src/"
 find "$src" -name __pycache__ -prune -exec rm -rf {} +
-componentize-py -d wit -w "$world" componentize app -p "$src" -o "$name.wasm" --stub-wasi >&2
-echo "$PWD/$name.wasm"
+mkdir -p dist
+componentize-py -d wit -w "$world" componentize app -p "$src" -o "dist/$name.wasm" --stub-wasi >&2
+echo "$PWD/dist/$name.wasm"

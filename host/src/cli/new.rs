@@ -31,10 +31,22 @@ pub static LANGS: &[Lang] = &[
         sdk_skip: &["compile-fail", "check.sh"],
     },
     Lang {
+        name: "c",
+        template: include_dir!("$CARGO_MANIFEST_DIR/../guests/templates/c"),
+        sdk: include_dir!("$CARGO_MANIFEST_DIR/../guests/c/sdk"),
+        sdk_skip: &["test"],
+    },
+    Lang {
         name: "js",
         template: include_dir!("$CARGO_MANIFEST_DIR/../guests/templates/js"),
         sdk: include_dir!("$CARGO_MANIFEST_DIR/../guests/js/sdk"),
         sdk_skip: &[],
+    },
+    Lang {
+        name: "python",
+        template: include_dir!("$CARGO_MANIFEST_DIR/../guests/templates/python"),
+        sdk: include_dir!("$CARGO_MANIFEST_DIR/../guests/python/sdk"),
+        sdk_skip: &["tests"],
     },
 ];
 
