@@ -50,7 +50,12 @@ fn the_bundled_examples_pass() {
     let demo = root().join("demo/tokenwatch.toml").display().to_string();
     let demo_out = root().join("demo/out/tokens.ndjson");
     let before = std::fs::metadata(&demo_out).ok().map(|m| (m.len(), m.modified().unwrap()));
-    let with_signing = signing_config(dir.path(), "");
+    // [signing], and the sink `set` its SETs go to (a file, replaced by check's own).
+    let module = guest("sign-in-set");
+    let with_signing = signing_config(
+        dir.path(),
+        &format!("[[sink]]\nname = \"set\"\ntype = \"file\"\npath = \"sets.ndjson\"\n\n[[listener]]\npath = {module:?}\nsinks = [\"set\"]\n"),
+    );
     let cases: [(&str, Vec<&str>); 5] = [
         ("sign-in-audit", vec![]),
         ("metering", vec![]),
@@ -78,6 +83,8 @@ fn the_bundled_examples_pass() {
             }
             ("sign-in-set", false) => {
                 assert!(doc["signing"]["sets_signed"].as_u64().unwrap() > 0, "{doc}");
+                assert_eq!(doc["publishing"]["by_sink"]["set"], doc["signing"]["sets_signed"], "{doc}");
+                assert!(!dir.path().join("sets.ndjson").exists(), "check wrote to the configured sink");
                 assert_eq!(codes(&doc, "warnings"), Vec::<String>::new(), "{doc}");
             }
             ("sqs-publisher", _) => {
@@ -106,7 +113,8 @@ fn every_hostile_guest_fails_with_its_problem_named() {
         ("panic", "trap", "probe panic"),
         ("panic-every-2", "trap", "(panic)"),
         ("init-fail", "init-failed", "mode=init-fail"),
-        ("init-error-huge", "init-failed", "init returned an error"),
+        // 32 MiB of error message: building it runs out of fuel in init.
+        ("init-error-huge", "init-trapped", "fuel"),
         ("disabled", "not-enabled", "is-enabled returned false"),
         ("log-flood", "log-budget", "64 lines"),
     ] {
@@ -117,7 +125,8 @@ fn every_hostile_guest_fails_with_its_problem_named() {
         ("access-token-shaped", "sets-refused", "refused"),
         ("forged-iss", "sets-refused", "refused"),
         ("flood", "sets-refused", "refused"),
-        ("huge", "trap", "(host)"),
+        // 10 MB of claims: building them runs out of fuel before the host sees them.
+        ("huge", "trap", "(fuel)"),
     ] {
         cases.push((vec![forger.clone(), "--config".into(), forger_config.clone(), "--property".into(), format!("mode={mode}")], code, word));
     }

@@ -450,18 +450,20 @@ pub fn run(opts: &CheckOptions) -> anyhow::Result<Report> {
         ("time_us", Figure::of(ran.iter().map(|c| c.micros), deadline_us)),
         ("memory_bytes", Figure::of(ran.iter().map(|c| memory_of(c)), limits.memory_bytes as u64)),
     ];
-    let mut traps: BTreeMap<&str, (u64, usize, String)> = BTreeMap::new();
+    // By cause and where: the handler, or the `init` of the fresh instance an event needed.
+    let mut traps: BTreeMap<(&str, &str), (u64, usize, String)> = BTreeMap::new();
     for c in calls {
         if let Outcome::Trap { cause, message } = &c.outcome {
-            let entry = traps.entry(cause.as_str()).or_insert((0, c.index, message.clone()));
+            let during = if c.ran() { "the handler" } else { "init (of the fresh instance the event needed)" };
+            let entry = traps.entry((cause.as_str(), during)).or_insert((0, c.index, message.clone()));
             entry.0 += 1;
         }
     }
-    for (cause, (n, index, message)) in &traps {
+    for ((cause, during), (n, index, message)) in &traps {
         problems.push(Finding {
             code: "trap",
-            message: format!("{n} of {} events trapped ({cause}), the first #{index}: {}", calls.len(), escape_control(message)),
-            fix: trap_fix(cause, &limits, "the handler"),
+            message: format!("{n} of {} events trapped ({cause}) in {during}, the first #{index}: {}", calls.len(), escape_control(message)),
+            fix: trap_fix(cause, &limits, during),
         });
     }
     if let Some(Health::Quarantined(why)) = first.ended.as_ref().map(|s| &s.health) {
@@ -590,7 +592,7 @@ pub fn run(opts: &CheckOptions) -> anyhow::Result<Report> {
             "outcomes": outcomes,
             "by_kind": by_kind,
         },
-        "figures": figures.iter().map(|(k, f)| (k.to_string(), f.as_ref().map_or(Value::Null, Figure::to_json))).collect::<serde_json::Map<_, _>>(),
+        "figures": figures.iter().map(|(k, f)| (k.to_string(), f.map_or(Value::Null, Figure::to_json))).collect::<serde_json::Map<_, _>>(),
         "calls": calls.iter().map(|c| {
             let mut v = json!({
                 "event": c.index, "kind": c.kind.as_str(), "outcome": c.outcome.as_str(), "fuel": c.fuel, "fuel_exact": c.fuel_exact,
@@ -696,7 +698,7 @@ impl Figure {
         (pct(self.max) * 10.0).round() / 10.0
     }
 
-    fn to_json(&self) -> Value {
+    fn to_json(self) -> Value {
         let pct = |x: u64| (1000.0 * (self.budget as f64 - x as f64) / self.budget.max(1) as f64).round() / 10.0;
         json!({
             "p50": self.p50, "p99": self.p99, "max": self.max, "budget": self.budget,
@@ -805,7 +807,7 @@ pub fn render(report: &Report) -> String {
     let s = |v: &Value| v.as_str().map(|t| escape_control(t).into_owned()).unwrap_or_else(|| "-".to_owned());
     let mut o = String::new();
     let _ = writeln!(o, "module     {}", s(&d["module"]));
-    let mut listener = format!("{}", s(&d["listener"]));
+    let mut listener = s(&d["listener"]);
     if d["from_config_table"] == true {
         listener.push_str(" (its [[listener]] table of the config)");
     }
@@ -923,7 +925,7 @@ mod tests {
         };
         let (a, b) = (normalize_sets(&format!("SET {}", jws("one"))), normalize_sets(&format!("SET {}", jws("three"))));
         assert_eq!(a, b);
-        assert_eq!(a, r#"SET SET{"events":{},"iss":"https://i"}"#);
+        assert_eq!(a, r#"SET SET{"iss":"https://i","events":{}}"#);
         // Anything else is left as it is.
         assert_eq!(normalize_sets("a.b.c sub=alice x"), "a.b.c sub=alice x");
     }
