@@ -135,6 +135,9 @@ fn debounce(
     loop {
         let wait = pending.values().min().map_or(Duration::from_secs(3600), |t| (*t + SETTLE).saturating_duration_since(Instant::now()));
         match rx.recv_timeout(wait) {
+            // Opening and reading a file (ours, when we act on it) is no change: acting on
+            // it would read the file again, and again.
+            Ok(Ok(event)) if is_read(&event.kind) => {}
             Ok(Ok(event)) => {
                 for path in event.paths.into_iter().filter(|p| wanted(p)) {
                     pending.insert(path, Instant::now());
@@ -155,6 +158,13 @@ fn debounce(
             act(&path);
         }
     }
+}
+
+/// An access that changes nothing: an open, a read, a close after reading (inotify reports
+/// them; a close after writing is kept).
+fn is_read(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    matches!(kind, notify::EventKind::Access(a) if *a != AccessKind::Close(AccessMode::Write))
 }
 
 /// Size and modification time unchanged across `SETTLE` (a file that is gone is settled).
