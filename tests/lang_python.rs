@@ -53,14 +53,6 @@ fn demo_events() -> Vec<Arc<TokenEvent>> {
     events_of(&root().join("demo/events.ndjson"))
 }
 
-fn events_of(path: &std::path::Path) -> Vec<Arc<TokenEvent>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter_map(|l| TokenEvent::from_json_line(l).ok())
-        .map(Arc::new)
-        .collect()
-}
 
 fn id_line(sub: &str) -> Arc<TokenEvent> {
     let line = format!(r#"{{"kind":"id_token","claims":{{"iss":"https://op.example","sub":"{sub}","aud":"app","iat":1523304728}}}}"#);

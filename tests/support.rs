@@ -316,3 +316,13 @@ pub fn build_error(listeners: Vec<ListenerConfig>) -> String {
         Ok(_) => panic!("expected the host to refuse the listeners"),
     }
 }
+
+/// The events of an NDJSON file (malformed lines left out, as replay does).
+pub fn events_of(path: &std::path::Path) -> Vec<Arc<TokenEvent>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| TokenEvent::from_json_line(l).ok())
+        .map(Arc::new)
+        .collect()
+}
