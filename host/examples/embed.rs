@@ -1,5 +1,5 @@
-//! The README's embedding example: `cargo run --release --example embed` from the
-//! repository root (after `make guests`). Built by `make test`, so the README stays true.
+//! The embedding example of docs/embedding.md: `cargo run --release --example embed` from the
+//! repository root (after `make guests`). Built by `make test`, so docs/embedding.md stays true.
 
 use serde_json::json;
 use std::sync::Arc;

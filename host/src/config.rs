@@ -1,5 +1,5 @@
-//! The TOML configuration file. Unknown keys are errors; every default is documented in the
-//! README's "Configuration" section.
+//! The TOML configuration file. Unknown keys are errors; every default is documented in
+//! docs/configuration.md, "Configuration".
 //!
 //! A configuration can also be built in code, with the same defaults as an empty file:
 //!
@@ -1000,7 +1000,7 @@ impl ListenerConfig {
         self
     }
 
-    /// Grant WASI preview 2 (deny-by-default context; see the README, "WASI").
+    /// Grant WASI preview 2 (deny-by-default context; see docs/limits.md, "WASI (deny by default)").
     pub fn with_wasi(mut self, wasi: bool) -> Self {
         self.wasi = wasi;
         self

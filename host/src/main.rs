@@ -103,7 +103,7 @@ enum Command {
         /// Fail when the worst event leaves less than PCT percent of a budget.
         #[arg(long, value_name = "PCT", default_value_t = tokenwatch::cli::check::DEFAULT_MIN_HEADROOM_PCT)]
         min_headroom: f64,
-        /// One JSON document with the keys documented in the README.
+        /// One JSON document with the keys documented in docs/cli.md.
         #[arg(long)]
         json: bool,
     },
@@ -119,7 +119,7 @@ enum Command {
     },
     /// Measure what a sandboxed listener costs per token against native code.
     Bench {
-        /// One JSON document with the keys documented in the README.
+        /// One JSON document with the keys documented in docs/cli.md.
         #[arg(long)]
         json: bool,
         /// The directory of the bundled guests.

@@ -1,5 +1,5 @@
 // expect: ok
-// The control, and the README's complete listener ("Write a listener (Rust)"), kept the same.
+// The control, and the complete listener of docs/languages/rust.md ("Write a listener (Rust)"), kept the same.
 use tokenwatch_guest::{
     log, AccessTokenEvent, AccessTokenListener, EventContext, IdTokenEvent, IdTokenListener,
     Listener, Properties,

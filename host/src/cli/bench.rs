@@ -248,7 +248,7 @@ fn per_event_of(events: &[Arc<TokenEvent>], calls: usize, mut f: impl FnMut(&Arc
     start.elapsed().as_nanos() as f64 / (laps * events.len()) as f64
 }
 
-/// Run the benchmark and return its JSON document (keys documented in the README).
+/// Run the benchmark and return its JSON document (keys documented in docs/cli.md, "`tokenwatch bench`").
 pub fn run(opts: &BenchOptions) -> anyhow::Result<Value> {
     let audit = guest(&opts.guests, "sign-in-audit")?;
     let metering = guest(&opts.guests, "metering")?;

@@ -73,7 +73,7 @@ impl Report {
         self.problems.is_empty()
     }
 
-    /// The `--json` document (keys documented in the README).
+    /// The `--json` document (keys documented in docs/cli.md, "`tokenwatch check`").
     pub fn to_json(&self) -> Value {
         let findings = |f: &[Finding]| -> Vec<Value> {
             f.iter().map(|f| json!({"code": f.code, "message": f.message, "fix": f.fix})).collect()
@@ -287,7 +287,7 @@ fn read_events(opts: &CheckOptions, warnings: &mut Vec<Finding>) -> anyhow::Resu
             Ingress::Bad(e) => warnings.push(Finding {
                 code: "bad-event-line",
                 message: format!("events line {}: skipped: {}", index + 1, crate::text::for_humans(&e.0, 256)),
-                fix: "fix the line (the format is in the README, \"Events (NDJSON)\")".to_owned(),
+                fix: "fix the line (the format is in docs/events.md, \"Events (NDJSON)\")".to_owned(),
             }),
         }
     }
@@ -522,7 +522,7 @@ pub fn run(opts: &CheckOptions) -> anyhow::Result<Report> {
             problems.push(Finding {
                 code: "sets-refused",
                 message: format!("the host refused {sign_refused} of its {} SETs (RFC 8417 policy, audience, size or quota; RUST_LOG=tokenwatch=warn shows each reason)", sign_refused + signed),
-                fix: "sign only what the policy allows (README, \"What the host signs\"); list its audiences in set_audiences; raise max_signatures_per_call or [signing] max_set_bytes when the quota or size is what refused it".to_owned(),
+                fix: "sign only what the policy allows (docs/signing.md, \"What the host signs\"); list its audiences in set_audiences; raise max_signatures_per_call or [signing] max_set_bytes when the quota or size is what refused it".to_owned(),
             });
         }
     }

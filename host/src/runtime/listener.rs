@@ -870,12 +870,12 @@ fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
         ));
     }
     if bytes[..8] == CORE_MODULE {
-        return Err("a core WebAssembly module, not a component: run `wasm-tools component new` on it (see README, \"Write a listener\")".to_owned());
+        return Err("a core WebAssembly module, not a component: run `wasm-tools component new` on it (see docs/languages/rust.md, \"Write a listener\")".to_owned());
     }
     Component::new(engine, bytes).map_err(|e| {
         let e = format!("{e:#}");
         match PROPOSAL_HINTS.iter().find(|(needle, _)| e.contains(needle)) {
-            Some((_, proposal)) => format!("not a valid component: it uses {proposal}, which tokenwatch turns off (README, \"Limits and containment\"): {e}"),
+            Some((_, proposal)) => format!("not a valid component: it uses {proposal}, which tokenwatch turns off (docs/limits.md, \"Limits and containment\"): {e}"),
             None => format!("not a valid component: {e}"),
         }
     })
