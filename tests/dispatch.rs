@@ -61,23 +61,37 @@ fn a_listener_that_spends_its_deadline_on_every_event_does_not_hold_the_dispatch
 #[test]
 fn a_full_queue_drops_the_oldest_for_drop_listeners_and_refuses_for_reject_listeners() {
     let dispatch = DispatchConfig { queue: Some(8), threads: Some(2), drain_ms: Some(60_000), ..Default::default() };
+    // 200 ms per event (each spins to its deadline), so the 40 dispatches below end while it
+    // is on its first, even on a busy machine: the queue's 8 places are all there is.
+    let slow = |name: &str| slow(name).with_limits(LimitsConfig { fuel: Some(u64::MAX / 2), deadline_ms: Some(200), max_consecutive_traps: Some(1_000_000), ..Default::default() });
+    // One event first, taken before the others come (else the dispatcher may take 8 at once
+    // and free the queue's places in the middle of the 40).
+    let first_taken = |host: &Host| {
+        assert_eq!(host.dispatch(&id_token("first"))[0].outcome, Outcome::Queued);
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while host.status()[0].queue_depth > 0 && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    };
     let (host, _) = with_dispatch(vec![slow("dropper")], dispatch.clone());
+    first_taken(&host);
     for i in 0..40 {
         assert_eq!(host.dispatch(&id_token(&format!("u{i}")))[0].outcome, Outcome::Queued);
     }
     host.shutdown();
     let c = &host.status()[0].counters;
-    assert_eq!(c.events, 40);
+    assert_eq!(c.events, 41);
     assert!(c.dropped_queue_full >= 40 - 8 - 2, "{c:?}");
     adds_up(c);
 
     let (host, _) = with_dispatch(vec![slow("rejecter").with_on_full(OnFull::Reject)], dispatch);
+    first_taken(&host);
     let outcomes: Vec<Outcome> = (0..40).map(|i| host.dispatch(&id_token(&format!("u{i}")))[0].outcome.clone()).collect();
     let refused = outcomes.iter().filter(|o| **o == Outcome::QueueFull).count() as u64;
     assert!(refused >= 40 - 8 - 2, "{outcomes:?}");
     host.shutdown();
     let c = &host.status()[0].counters;
-    assert_eq!(c.events, 40);
+    assert_eq!(c.events, 41);
     assert_eq!(c.dropped_queue_full, refused, "refusals are counted, and nothing accepted was dropped");
     adds_up(c);
 }
