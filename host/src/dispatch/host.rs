@@ -183,10 +183,20 @@ pub(crate) struct Entry {
     handed_off: Option<Arc<[Delivery; 3]>>,
 }
 
+/// What handing an event to the async queue came to; the index of its delivery in
+/// `Entry::handed_off`.
+#[derive(Clone, Copy)]
+enum HandOff {
+    Queued = 0,
+    QueueFull = 1,
+    Disabled = 2,
+}
+
 impl Entry {
     fn new(listener: Arc<Listener>, lane: Option<Arc<Lane>>) -> Entry {
         let handed_off = lane.as_ref().map(|_| {
             let delivery = |outcome| Delivery { listener: listener.name().clone(), outcome, fuel: 0, micros: 0 };
+            // Indexed by `HandOff`.
             Arc::new([delivery(Outcome::Queued), delivery(Outcome::QueueFull), delivery(Outcome::Disabled)])
         });
         Entry { listener, lane, handed_off }
@@ -280,22 +290,21 @@ impl Host {
                 None => each(&e.listener.deliver(event, &mut round)),
                 Some(handed_off) => {
                     let outcome = *queued.get_or_insert_with(|| self.hand_off(event, &set));
-                    each(&handed_off[outcome]);
+                    each(&handed_off[outcome as usize]);
                 }
             }
         }
         ENCODINGS.set(round.into_encodings());
     }
 
-    /// Push `event` into the async queue: every async listener's outcome, as an index into
-    /// `Entry::handed_off`.
-    fn hand_off(&self, event: &Arc<TokenEvent>, set: &[Entry]) -> usize {
+    /// Push `event` into the async queue: every async listener's outcome.
+    fn hand_off(&self, event: &Arc<TokenEvent>, set: &[Entry]) -> HandOff {
         match (self.queue.get(), self.shut_down.load(Ordering::Acquire)) {
             (Some(queue), false) => match queue.push(event, set) {
-                Ok(()) => 0,
-                Err(Full) => 1,
+                Ok(()) => HandOff::Queued,
+                Err(Full) => HandOff::QueueFull,
             },
-            _ => 2,
+            _ => HandOff::Disabled,
         }
     }
 

@@ -423,29 +423,15 @@ impl Listener {
             self.counters.skipped.inc();
             return delivery(Outcome::Skipped, 0, 0);
         }
-        let Some(mut slot) = self.live.try_lock_for(self.spec.limits.deadline) else {
-            self.counters.dropped_busy.inc();
-            return delivery(Outcome::Busy, 0, 0);
+        let mut slot = match self.take_live(1) {
+            Ok(slot) => slot,
+            Err(outcome) => return delivery(outcome, 0, 0),
         };
-        if let Err(outcome) = self.ensure_live(&mut slot) {
-            match outcome {
-                Outcome::Disabled => self.counters.dropped_disabled.inc(),
-                Outcome::Quarantined => self.counters.dropped_quarantined.inc(),
-                _ => {} // a trap in `init`: counted by `trapped`
-            }
-            return delivery(outcome, 0, 0);
-        }
-        let live = slot.as_mut().expect("ensure_live leaves an instance");
+        let live = slot.as_mut().expect("take_live leaves an instance");
         let started = round.clock.now();
         let result = call_handler(live, event, &self.spec.limits, &mut round.encodings);
         let micros = round.clock.since(started);
-        // No `get_fuel` on an engine without fuel: there it returns an error, and creating
-        // one captures a backtrace when RUST_BACKTRACE is set (microseconds).
-        let fuel = if self.shared.fuel {
-            live.store.get_fuel().map_or(0, |left| self.spec.limits.fuel.saturating_sub(left))
-        } else {
-            0
-        };
+        let fuel = self.fuel_used(live);
         self.counters.fuel.add(fuel);
         self.counters.micros.add(micros);
         match result {
@@ -481,33 +467,22 @@ impl Listener {
         while from < events.len() {
             let rest = &events[from..];
             let left = rest.len() as u64;
-            let Some(mut slot) = self.live.try_lock_for(self.spec.limits.deadline) else {
-                self.counters.dropped_busy.add(left);
-                return;
-            };
-            if let Err(outcome) = self.ensure_live(&mut slot) {
-                match outcome {
-                    Outcome::Disabled => self.counters.dropped_disabled.add(left),
-                    Outcome::Quarantined => self.counters.dropped_quarantined.add(left),
-                    // A trap in `init` is the first event's, as with one call per event.
-                    _ => {
-                        from += 1;
-                        continue;
-                    }
+            let mut slot = match self.take_live(left) {
+                Ok(slot) => slot,
+                // A trap in `init` is the first event's, as with one call per event.
+                Err(Outcome::Trap { .. }) => {
+                    from += 1;
+                    continue;
                 }
-                return;
-            }
-            let live = slot.as_mut().expect("ensure_live leaves an instance");
+                Err(_) => return,
+            };
+            let live = slot.as_mut().expect("take_live leaves an instance");
             let started = Instant::now();
             self.counters.batch_calls.inc();
             let result = call_batch_handler(live, rest, &self.spec.limits, buffers);
             self.counters.micros.add(started.elapsed().as_micros() as u64);
             let at = live.store.data_mut().batch.finish();
-            let mut fuel = live.store.data().batch.fuel_used;
-            if self.shared.fuel {
-                fuel += live.store.get_fuel().map_or(0, |left| self.spec.limits.fuel.saturating_sub(left));
-            }
-            self.counters.fuel.add(fuel);
+            self.counters.fuel.add(live.store.data().batch.fuel_used + self.fuel_used(live));
             let delivered = if result.is_ok() { rest.len() } else { at };
             if delivered > 0 {
                 self.slot.lock().consecutive_traps = 0;
@@ -518,6 +493,35 @@ impl Listener {
             self.trapped(&mut slot, "handler", Trapped { error, last_error });
             from += at + 1;
         }
+    }
+
+    /// The instance, locked and started, for a call that delivers `events` events; or why
+    /// not, with those events counted as dropped for that reason (a trap in `init` is counted
+    /// by `trapped`).
+    fn take_live(&self, events: u64) -> Result<parking_lot::MutexGuard<'_, Option<Live>>, Outcome> {
+        let Some(mut slot) = self.live.try_lock_for(self.spec.limits.deadline) else {
+            self.counters.dropped_busy.add(events);
+            return Err(Outcome::Busy);
+        };
+        if let Err(outcome) = self.ensure_live(&mut slot) {
+            match outcome {
+                Outcome::Disabled => self.counters.dropped_disabled.add(events),
+                Outcome::Quarantined => self.counters.dropped_quarantined.add(events),
+                _ => {}
+            }
+            return Err(outcome);
+        }
+        Ok(slot)
+    }
+
+    /// Fuel the last call (or batch event) used. No `get_fuel` on an engine without fuel:
+    /// there it returns an error, and creating one captures a backtrace when RUST_BACKTRACE
+    /// is set (microseconds).
+    fn fuel_used(&self, live: &Live) -> u64 {
+        if !self.shared.fuel {
+            return 0;
+        }
+        live.store.get_fuel().map_or(0, |left| self.spec.limits.fuel.saturating_sub(left))
     }
 
     /// Make sure there is a live, enabled instance; otherwise say why not.
