@@ -690,17 +690,28 @@ void tw_declare_claim(tw_declaration_t *d, const char *name) {
     push(&d->claims, &d->n_claims, &d->cap_claims, name, strlen(name));
 }
 
-void tw_declare_claims(tw_declaration_t *d, const char *csv) {
-    d->claims_set = true;
-    while (*csv) {
-        const char *comma = strchr(csv, ',');
-        const char *end = comma ? comma : csv + strlen(csv);
-        const char *a = csv, *b = end;
+bool tw_csv_next(const char **csv, const char **item, size_t *len) {
+    while (**csv) {
+        const char *comma = strchr(*csv, ',');
+        const char *end = comma ? comma : *csv + strlen(*csv);
+        const char *a = *csv, *b = end;
         while (a < b && (*a == ' ' || *a == '\t')) a++;
         while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
-        if (b > a) push(&d->claims, &d->n_claims, &d->cap_claims, a, (size_t)(b - a));
-        csv = comma ? comma + 1 : end;
+        *csv = comma ? comma + 1 : end;
+        if (b > a) {
+            *item = a;
+            *len = (size_t)(b - a);
+            return true;
+        }
     }
+    return false;
+}
+
+void tw_declare_claims(tw_declaration_t *d, const char *csv) {
+    d->claims_set = true;
+    const char *item;
+    size_t len;
+    while (tw_csv_next(&csv, &item, &len)) push(&d->claims, &d->n_claims, &d->cap_claims, item, len);
 }
 
 void tw_declare_no_claims(tw_declaration_t *d) { d->claims_set = true; }

@@ -146,6 +146,9 @@ typedef struct tw_declaration tw_declaration_t;
 void tw_declare_claim(tw_declaration_t *d, const char *name);
 /* Several claims, comma-separated ("sub, iat,acr"): trimmed, empty items and repeats dropped. */
 void tw_declare_claims(tw_declaration_t *d, const char *csv);
+/* The next item of a comma-separated list, trimmed of spaces and tabs; empty items are
+ * skipped. Advances *csv; false at the end. */
+bool tw_csv_next(const char **csv, const char **item, size_t *len);
 /* The handlers read no claim at all. */
 void tw_declare_no_claims(tw_declaration_t *d);
 /* The handlers read the client's metadata (ev->client_metadata). */

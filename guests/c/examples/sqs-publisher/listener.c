@@ -51,22 +51,16 @@ static int by_name(const void *a, const void *b) {
 
 /* Split "a, b,,a" into trimmed, distinct names. */
 static void parse_claims(const char *csv) {
-    while (*csv) {
-        const char *comma = strchr(csv, ',');
-        const char *end = comma ? comma : csv + strlen(csv);
-        const char *a = csv, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t')) a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
-        if (b > a) {
-            char *name = strndup(a, (size_t)(b - a));
-            if (is_claim(name)) {
-                free(name);
-            } else {
-                claims = realloc(claims, (n_claims + 1) * sizeof *claims);
-                claims[n_claims++] = name;
-            }
+    const char *item;
+    size_t len;
+    while (tw_csv_next(&csv, &item, &len)) {
+        char *name = strndup(item, len);
+        if (is_claim(name)) {
+            free(name);
+        } else {
+            claims = realloc(claims, (n_claims + 1) * sizeof *claims);
+            claims[n_claims++] = name;
         }
-        csv = comma ? comma + 1 : end;
     }
 }
 
