@@ -280,24 +280,35 @@ fn an_async_listener_swapped_20_times_under_load_counts_every_event_once() {
 }
 
 #[test]
-fn a_log_sink_that_reads_the_status_does_not_deadlock() {
-    /// Reads the host's status on every guest log line.
+fn a_log_sink_runs_after_the_call_so_it_is_not_charged_to_the_guest_and_may_call_the_host() {
+    /// On every guest line: sleeps past the listener's deadline, reads the host's status,
+    /// and dispatches one more event to the same listener (once).
     #[derive(Default)]
-    struct Curious(std::sync::OnceLock<std::sync::Weak<Host>>, AtomicU64);
-    impl tokenwatch::LogSink for Curious {
-        fn log(&self, _: &str, _: tokenwatch::LogLevel, _: &str) {
-            if let Some(host) = self.0.get().and_then(std::sync::Weak::upgrade) {
-                let statuses = host.status();
-                self.1.fetch_add(statuses.len() as u64, Ordering::Relaxed);
+    struct Meddler(std::sync::OnceLock<std::sync::Weak<Host>>, std::sync::Mutex<Vec<String>>);
+    impl tokenwatch::LogSink for Meddler {
+        fn log(&self, _: &str, _: tokenwatch::LogLevel, message: &str) {
+            std::thread::sleep(std::time::Duration::from_millis(120));
+            let Some(host) = self.0.get().and_then(std::sync::Weak::upgrade) else { return };
+            let statuses = host.status();
+            self.1.lock().unwrap().push(format!("{message} ({} listener)", statuses.len()));
+            if message == "id-token alice" {
+                let outcome = &host.dispatch(&id_token("bob"))[0].outcome;
+                self.1.lock().unwrap().push(format!("nested: {outcome:?}"));
             }
         }
     }
-    let sink = Arc::new(Curious::default());
-    let host = Arc::new(Host::builder(Config::default().with_listener(probe("p", "record"))).log_sink(sink.clone()).build().unwrap());
+    let sink = Arc::new(Meddler::default());
+    let slow_sink_fast_guest = probe("p", "record").with_limits(LimitsConfig { deadline_ms: Some(50), ..Default::default() });
+    let host = Arc::new(Host::builder(Config::default().with_listener(slow_sink_fast_guest)).log_sink(sink.clone()).build().unwrap());
     sink.0.set(Arc::downgrade(&host)).unwrap();
-    // The probe logs one line per event, from inside its call.
-    assert_eq!(host.dispatch(&id_token("alice"))[0].outcome, Outcome::Ok);
-    assert_eq!(sink.1.load(Ordering::Relaxed), 1, "the sink read the status from inside the guest's call");
+    assert_eq!(host.dispatch(&id_token("alice"))[0].outcome, Outcome::Ok, "the sink's 120 ms are not the guest's 50 ms");
+    // The nested dispatch found the listener free (not `Busy` after waiting out a deadline),
+    // and its line is emitted in order, after the line that caused it.
+    assert_eq!(
+        *sink.1.lock().unwrap(),
+        ["id-token alice (1 listener)", "nested: Ok", "id-token bob (1 listener)"]
+    );
+    assert_eq!(host.status()[0].counters.traps_total(), 0);
     host.shutdown();
 }
 

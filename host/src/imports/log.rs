@@ -1,9 +1,10 @@
-//! `tokenwatch:listener/log`: guest log lines, capped per call, handed to the host's
-//! `LogSink` tagged with the listener's name.
+//! `tokenwatch:listener/log`: guest log lines, capped per call, queued, and handed to the
+//! host's `LogSink` tagged with the listener's name once the call is over.
 
 use crate::runtime::bindings::log::Level;
 use crate::runtime::state::State;
 use crate::text::truncate;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use wasmtime::component::{Linker, WasmStr};
@@ -17,6 +18,10 @@ pub const MAX_TRAP_NOTE_BYTES: usize = 1024;
 /// Lines kept per call; the rest are counted in `logs_dropped`. A listener logs a few lines
 /// per event; 64 leaves room for a debug dump without letting a loop flood the log.
 pub const MAX_LINES_PER_CALL: u32 = 64;
+/// Lines a listener may have waiting for a slow sink; the rest are counted in `logs_dropped`.
+/// A batch of 64 events at 64 lines each fits; a sink slower than the guest loses lines
+/// rather than letting the queue grow without bound.
+pub const MAX_QUEUED_LINES: usize = 4096;
 
 /// Severity of a guest log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,26 +81,76 @@ impl LogSink for TracingSink {
     }
 }
 
-/// The log capability of one listener's store.
-pub struct LogCtx {
+/// A listener's guest lines on their way to the sink. A store queues its lines during a
+/// call; [`LogQueue::flush`] hands them to the sink once the listener's lock is released, so
+/// a slow sink is never charged to the guest's deadline, and a sink may call back into the
+/// host (`status`, even `dispatch`) without waiting on the listener it is logging for.
+pub struct LogQueue {
     listener: Arc<str>,
     sink: Arc<dyn LogSink>,
-    lines_this_call: u32,
     dropped: Arc<AtomicU64>,
+    queued: Mutex<Vec<(LogLevel, String)>>,
+    /// Held while lines go to the sink, so they leave in the order they were logged.
+    emitting: Mutex<()>,
+}
+
+impl LogQueue {
+    pub fn new(listener: Arc<str>, sink: Arc<dyn LogSink>, dropped: Arc<AtomicU64>) -> Self {
+        LogQueue {
+            listener,
+            sink,
+            dropped,
+            queued: Mutex::new(Vec::new()),
+            emitting: Mutex::new(()),
+        }
+    }
+
+    fn push(&self, level: LogLevel, message: String) {
+        let mut queued = self.queued.lock();
+        if queued.len() >= MAX_QUEUED_LINES {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        queued.push((level, message));
+    }
+
+    /// Hand the queued lines to the sink, in order. Call with no listener lock held. When
+    /// another thread is already emitting, it takes these lines too and this returns at once
+    /// (so a sink that logs through the same listener cannot deadlock).
+    pub fn flush(&self) {
+        loop {
+            let Some(_emitting) = self.emitting.try_lock() else { return };
+            loop {
+                let lines = std::mem::take(&mut *self.queued.lock());
+                if lines.is_empty() {
+                    break;
+                }
+                for (level, message) in lines {
+                    self.sink.log(&self.listener, level, &message);
+                }
+            }
+            drop(_emitting);
+            // Lines queued while the last batch was emitted, by a thread that found the
+            // emitting lock taken, are this thread's to hand over.
+            if self.queued.lock().is_empty() {
+                return;
+            }
+        }
+    }
+}
+
+/// The log capability of one listener's store.
+pub struct LogCtx {
+    queue: Arc<LogQueue>,
+    lines_this_call: u32,
     /// The last line logged at `error` in this call, kept for the trap record (an SDK logs a
     /// panic's message there just before the trap).
     last_error: Option<String>,
 }
 
 impl LogCtx {
-    pub fn new(listener: Arc<str>, sink: Arc<dyn LogSink>, dropped: Arc<AtomicU64>) -> Self {
-        LogCtx {
-            listener,
-            sink,
-            lines_this_call: 0,
-            dropped,
-            last_error: None,
-        }
+    pub fn new(queue: Arc<LogQueue>) -> Self {
+        LogCtx { queue, lines_this_call: 0, last_error: None }
     }
 
     pub(crate) fn begin_call(&mut self) {
@@ -111,23 +166,23 @@ impl LogCtx {
     /// Past the per-call cap: the line is counted as dropped.
     fn over_cap(&mut self) -> bool {
         if self.lines_this_call >= MAX_LINES_PER_CALL {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.queue.dropped.fetch_add(1, Ordering::Relaxed);
             return true;
         }
         false
     }
 
-    /// Emit one line, applying the caps.
-    pub fn line(&mut self, level: LogLevel, message: &str) {
+    /// Queue one line, applying the caps.
+    pub fn line(&mut self, level: LogLevel, mut message: String) {
         if self.over_cap() {
             return;
         }
         self.lines_this_call += 1;
-        let message = truncate(message, MAX_MESSAGE_BYTES);
+        message.truncate(truncate(&message, MAX_MESSAGE_BYTES).len());
         if level == LogLevel::Error {
-            self.last_error = Some(truncate(message, MAX_TRAP_NOTE_BYTES).to_owned());
+            self.last_error = Some(truncate(&message, MAX_TRAP_NOTE_BYTES).to_owned());
         }
-        self.sink.log(&self.listener, level, message);
+        self.queue.push(level, message);
     }
 }
 
@@ -145,7 +200,7 @@ fn log(mut store: StoreContextMut<'_, State>, (level, message): (Level, WasmStr)
         return Ok(()); // counted as dropped; the message is never read
     }
     let kept = super::read_charged(&mut store, &message, |_, text| Ok(truncate(text, MAX_MESSAGE_BYTES).to_owned()))?;
-    store.data_mut().log.line(level.into(), &kept);
+    store.data_mut().log.line(level.into(), kept);
     Ok(())
 }
 
@@ -197,18 +252,60 @@ mod tests {
     fn caps_size_and_count_per_call() {
         let sink = Arc::new(Collect::default());
         let dropped = Arc::new(AtomicU64::new(0));
-        let mut ctx = LogCtx::new("l".into(), sink.clone(), dropped.clone());
-        ctx.line(LogLevel::Info, &"é".repeat(MAX_MESSAGE_BYTES));
+        let queue = Arc::new(LogQueue::new("l".into(), sink.clone(), dropped.clone()));
+        let mut ctx = LogCtx::new(queue.clone());
+        ctx.line(LogLevel::Info, "é".repeat(MAX_MESSAGE_BYTES));
         for _ in 0..100 {
-            ctx.line(LogLevel::Debug, "x");
+            ctx.line(LogLevel::Debug, "x".into());
         }
+        assert!(sink.0.lock().is_empty(), "lines wait for the flush, after the call");
+        queue.flush();
         let lines = sink.0.lock();
         assert_eq!(lines.len(), MAX_LINES_PER_CALL as usize);
         assert!(lines[0].len() <= MAX_MESSAGE_BYTES + "l info ".len());
         assert_eq!(dropped.load(Ordering::Relaxed), 101 - MAX_LINES_PER_CALL as u64);
         drop(lines);
         ctx.begin_call();
-        ctx.line(LogLevel::Warn, "again");
+        ctx.line(LogLevel::Warn, "again".into());
+        queue.flush();
         assert_eq!(sink.0.lock().last().unwrap(), "l warn again");
+    }
+
+    #[test]
+    fn a_sink_slower_than_the_guest_loses_counted_lines_not_memory() {
+        let sink = Arc::new(Collect::default());
+        let dropped = Arc::new(AtomicU64::new(0));
+        let queue = Arc::new(LogQueue::new("l".into(), sink.clone(), dropped.clone()));
+        let mut ctx = LogCtx::new(queue.clone());
+        for _ in 0..MAX_QUEUED_LINES / MAX_LINES_PER_CALL as usize + 1 {
+            ctx.begin_call();
+            for _ in 0..MAX_LINES_PER_CALL {
+                ctx.line(LogLevel::Info, "x".into());
+            }
+        }
+        queue.flush();
+        assert_eq!(sink.0.lock().len(), MAX_QUEUED_LINES);
+        assert_eq!(dropped.load(Ordering::Relaxed), MAX_LINES_PER_CALL as u64);
+    }
+
+    #[test]
+    fn a_sink_that_logs_through_its_own_listener_neither_deadlocks_nor_loses_the_line() {
+        struct Echo(Mutex<Vec<String>>, parking_lot::Mutex<Option<Arc<LogQueue>>>);
+        impl LogSink for Echo {
+            fn log(&self, _: &str, _: LogLevel, message: &str) {
+                self.0.lock().push(message.to_owned());
+                if message == "first" {
+                    let queue = self.1.lock().clone().unwrap();
+                    queue.push(LogLevel::Info, "echo".into());
+                    queue.flush(); // the outer flush is emitting: it takes this line
+                }
+            }
+        }
+        let sink = Arc::new(Echo(Mutex::new(Vec::new()), Mutex::new(None)));
+        let queue = Arc::new(LogQueue::new("l".into(), sink.clone(), Arc::new(AtomicU64::new(0))));
+        *sink.1.lock() = Some(queue.clone());
+        queue.push(LogLevel::Info, "first".into());
+        queue.flush();
+        assert_eq!(*sink.0.lock(), ["first", "echo"]);
     }
 }

@@ -13,7 +13,7 @@ use crate::runtime::bindings::{v0_1, v0_2};
 use crate::runtime::encoding::{Declared, Encodings, Projections};
 use crate::event::{EventKind, TokenEvent};
 use crate::imports::config::{as_pairs, Properties};
-use crate::imports::log::{LogCtx, LogSink};
+use crate::imports::log::{LogCtx, LogQueue, LogSink};
 use crate::imports::metrics::MetricsCtx;
 use crate::imports::publish::PublishCtx;
 use crate::imports::signer::SignerCtx;
@@ -229,6 +229,8 @@ pub(crate) struct Listener {
     exports: Exports,
     /// The instance; held for the whole of a call.
     live: Mutex<Option<Live>>,
+    /// The guest's log lines, handed to the sink after each call with `live` released.
+    log: Arc<LogQueue>,
     slot: Mutex<Slot>,
     /// Shared by every version of the listener (a reload keeps counting).
     counters: Arc<Counters>,
@@ -303,8 +305,11 @@ impl Listener {
         } else {
             Health::Disabled("disabled in configuration".to_owned())
         };
+        let name: Arc<str> = spec.name.as_str().into();
+        let log = Arc::new(LogQueue::new(name.clone(), shared.log_sink.clone(), counters.logs_dropped.clone()));
         Ok(Listener {
-            name: spec.name.as_str().into(),
+            log,
+            name,
             spec,
             shared,
             pre,
@@ -380,6 +385,8 @@ impl Listener {
             slot.last_trap = Some(format!("init: {cause}: {message}"));
             slot.health = Health::InitTrapped(format!("{cause}: {message}"));
         }
+        drop(live);
+        self.log.flush();
     }
 
     /// Enable (again) or disable by the operator: an enabled listener starts afresh (a new
@@ -425,7 +432,10 @@ impl Listener {
         }
         let mut slot = match self.take_live(1) {
             Ok(slot) => slot,
-            Err(outcome) => return delivery(outcome, 0, 0),
+            Err(outcome) => {
+                self.log.flush(); // what a failed `init` logged
+                return delivery(outcome, 0, 0);
+            }
         };
         let live = slot.as_mut().expect("take_live leaves an instance");
         let started = round.clock.now();
@@ -434,17 +444,20 @@ impl Listener {
         let fuel = self.fuel_used(live);
         self.counters.fuel.add(fuel);
         self.counters.micros.add(micros);
-        match result {
+        let outcome = match result {
             Ok(()) => {
                 self.slot.lock().consecutive_traps = 0;
                 self.counters.delivered.inc();
-                delivery(Outcome::Ok, fuel, micros)
+                Outcome::Ok
             }
             Err(error) => {
                 let last_error = live.store.data_mut().log.take_last_error();
-                delivery(self.trapped(&mut slot, "handler", Trapped { error, last_error }), fuel, micros)
+                self.trapped(&mut slot, "handler", Trapped { error, last_error })
             }
-        }
+        };
+        drop(slot);
+        self.log.flush();
+        delivery(outcome, fuel, micros)
     }
 
     /// Whether the component exports `batch-listener`, so queued events can go several per
@@ -471,10 +484,11 @@ impl Listener {
                 Ok(slot) => slot,
                 // A trap in `init` is the first event's, as with one call per event.
                 Err(Outcome::Trap { .. }) => {
+                    self.log.flush();
                     from += 1;
                     continue;
                 }
-                Err(_) => return,
+                Err(_) => return self.log.flush(),
             };
             let live = slot.as_mut().expect("take_live leaves an instance");
             let started = Instant::now();
@@ -488,9 +502,14 @@ impl Listener {
                 self.slot.lock().consecutive_traps = 0;
                 self.counters.delivered.add(delivered as u64);
             }
-            let Err(error) = result else { return };
+            let Err(error) = result else {
+                drop(slot);
+                return self.log.flush();
+            };
             let last_error = live.store.data_mut().log.take_last_error();
             self.trapped(&mut slot, "handler", Trapped { error, last_error });
+            drop(slot);
+            self.log.flush();
             from += at + 1;
         }
     }
@@ -607,11 +626,7 @@ impl Listener {
         let state = State {
             table: ResourceTable::new(),
             limiter: GuestLimiter::new(&self.spec.limits).reporting_to(self.counters.memory_bytes.clone()),
-            log: LogCtx::new(
-                self.name.clone(),
-                self.shared.log_sink.clone(),
-                self.counters.logs_dropped.clone(),
-            ),
+            log: LogCtx::new(self.log.clone()),
             config: Arc::new(self.spec.properties.clone()),
             signer: SignerCtx::new(
                 self.shared.signer.clone(),
@@ -720,6 +735,7 @@ impl Listener {
             Typed::V0_2 { lifecycle, .. } => lifecycle.call_shutdown(&mut live.store),
             Typed::V0_1 { lifecycle, .. } => lifecycle.call_shutdown(&mut live.store),
         });
+        self.log.flush();
         if let Err(error) = result {
             self.counters.shutdown_traps.inc();
             tracing::warn!(listener = %self.name, "shutdown trapped: {}", error.root_cause());
