@@ -22,13 +22,6 @@ fn until(host: &Host, name: &str, what: &str, f: impl Fn(Option<&ListenerStatus>
     }
 }
 
-/// Write `bytes` elsewhere and rename them into `to` (the atomic way to deploy).
-fn deploy(bytes: &[u8], to: &Path) {
-    let staging = to.with_extension("part");
-    std::fs::write(&staging, bytes).unwrap();
-    std::fs::rename(staging, to).unwrap();
-}
-
 #[test]
 fn the_listeners_folder_is_hot_loaded() {
     let dir = tempfile::tempdir().unwrap();

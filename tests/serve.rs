@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokenwatch::serve::{AdminToken, Settings, Totals};
@@ -315,6 +316,82 @@ fn metrics_carry_per_listener_series_and_the_http_counters() {
     }
     assert!(text.ends_with("# EOF\n") && text.matches("# EOF").count() == 1, "{text}");
     server.shutdown();
+}
+
+/// The value of the series `line` names (`name{labels}`) in a metrics text; 0 when absent.
+fn series(text: &str, line: &str) -> u64 {
+    text.lines().find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0)
+}
+
+/// Two clients post single events as fast as they can while the `metering` module in the
+/// listeners folder is replaced 20 times (two builds, alternating, deployed by rename), and
+/// go on until the 20th swap is served and 100,000 events are accepted. Afterwards the
+/// guest's own counts over all 21 versions add up to the accepted events exactly.
+fn swapped_20_times_while_events_are_posted(mode: Mode) {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(guest("metering")).unwrap();
+    let builds = [rebuilt(&original, "a"), rebuilt(&original, "b")];
+    let module = dir.path().join("metering.wasm");
+    std::fs::write(&module, &original).unwrap();
+    let mut config = Config::default();
+    config.serve.listeners_dir = Some(dir.path().to_owned());
+    config.serve.listeners_mode = Some(mode);
+    config.dispatch = DispatchConfig { queue: Some(1 << 20), ..Default::default() };
+    let server = Server::start(tokenwatch::serve::expand_listeners(config, "--listeners").unwrap());
+    let metrics = || server.get("/metrics", None).text();
+    let version = r#"tokenwatch_listener_version{listener="metering"}"#;
+    assert_eq!(series(&metrics(), version), 1);
+
+    let (accepted, swapped) = (AtomicU64::new(0), AtomicBool::new(false));
+    let mut swaps_under_load = 0;
+    std::thread::scope(|scope| {
+        for t in 0..2 {
+            let (server, accepted, swapped) = (&server, &accepted, &swapped);
+            scope.spawn(move || {
+                let mut i = 0;
+                while !swapped.load(Ordering::Relaxed) || accepted.load(Ordering::Relaxed) < 100_000 {
+                    let r = server.post(Some("application/json"), access_line(&format!("u{t}-{i}"), "app"));
+                    assert_eq!(r.status, 202, "{}", r.text());
+                    accepted.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            });
+        }
+        for n in 0..20 {
+            deploy(&builds[n % 2], &module);
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while series(&metrics(), version) != n as u64 + 2 {
+                assert!(std::time::Instant::now() < deadline, "swap {n} not served: {}", metrics());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            swaps_under_load += (accepted.load(Ordering::Relaxed) < 100_000) as u32;
+        }
+        swapped.store(true, Ordering::Relaxed);
+    });
+    let accepted = accepted.into_inner();
+    // Async: the queue drains after the last answer.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let delivered = r#"tokenwatch_listener_delivered_total{listener="metering"}"#;
+    while series(&metrics(), delivered) != accepted {
+        assert!(std::time::Instant::now() < deadline, "not all delivered: {}", metrics());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = metrics();
+    assert_eq!(series(&text, version), 21);
+    assert_eq!(series(&text, r#"tokenwatch_listener_events_total{listener="metering"}"#), accepted);
+    assert_eq!(series(&text, r#"guest_access_tokens_total{listener="metering",client_id="app"}"#), accepted, "{text}");
+    eprintln!("{mode:?}: {accepted} events accepted, {swaps_under_load} of 20 swaps before the 100,000th");
+    server.shutdown();
+}
+
+#[test]
+fn a_folder_module_swapped_20_times_while_events_are_posted_counts_every_event_once() {
+    swapped_20_times_while_events_are_posted(Mode::Sync);
+}
+
+#[test]
+fn an_async_folder_module_swapped_20_times_while_events_are_posted_counts_every_event_once() {
+    swapped_20_times_while_events_are_posted(Mode::Async);
 }
 
 #[test]

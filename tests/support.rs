@@ -317,6 +317,35 @@ pub fn build_error(listeners: Vec<ListenerConfig>) -> String {
     }
 }
 
+/// Write `bytes` elsewhere and rename them into `to` (the atomic way to deploy a module).
+pub fn deploy(bytes: &[u8], to: &std::path::Path) {
+    let staging = to.with_extension("part");
+    std::fs::write(&staging, bytes).unwrap();
+    std::fs::rename(staging, to).unwrap();
+}
+
+/// Another build of `component`: the same code with a custom section naming `build`
+/// appended, so its bytes (and SHA-256) differ and a reload swaps it in.
+pub fn rebuilt(component: &[u8], build: &str) -> Vec<u8> {
+    let name = b"tokenwatch-test-build";
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.extend_from_slice(build.as_bytes());
+    let mut bytes = component.to_vec();
+    bytes.push(0); // a custom section, its size in LEB128, its name and contents
+    let mut size = section.len();
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        bytes.push(if size == 0 { byte } else { byte | 0x80 });
+        if size == 0 {
+            break;
+        }
+    }
+    bytes.extend(section);
+    bytes
+}
+
 /// The events of an NDJSON file (malformed lines left out, as replay does).
 pub fn events_of(path: &std::path::Path) -> Vec<Arc<TokenEvent>> {
     std::fs::read_to_string(path)

@@ -224,6 +224,9 @@ pub struct ServeConfig {
     /// file. A name that a `[[listener]]` already has is an error naming both.
     #[serde(default)]
     pub listeners_dir: Option<PathBuf>,
+    /// How the modules of `listeners_dir` are called: `"sync"` (the default) or `"async"`.
+    #[serde(default)]
+    pub listeners_mode: Option<Mode>,
     /// How long the drain at shutdown may take: requests already running their listeners
     /// finish, new event requests get 503. Past it the listeners are shut down anyway.
     /// Default 10 000, at most 600 000.
@@ -1391,7 +1394,7 @@ impl Config {
         }
         found.sort();
         for path in found {
-            let listener = ListenerConfig::new(path);
+            let listener = ListenerConfig::new(path).with_mode(self.serve.listeners_mode.unwrap_or_default());
             let name = listener.name();
             if let Some(other) = self.listeners.iter().find(|l| l.name() == name) {
                 return Err(error(

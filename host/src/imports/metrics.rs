@@ -214,6 +214,15 @@ pub fn exposition(listeners: &[ListenerStatus], sinks: &[SinkStatus], guest: &Gu
     listener_counter(&mut registry, "tokenwatch_listener_fuel", "Fuel consumed by handler calls", &|s| plain(s.counters.fuel));
     listener_counter(&mut registry, "tokenwatch_listener_handler_microseconds", "Time in handler calls", &|s| plain(s.counters.micros));
     listener_counter(&mut registry, "tokenwatch_listener_published", "Messages the outbox took from the listener", &|s| plain(s.counters.published));
+    let listener_gauge = |registry: &mut Registry, name: &str, help: &str, value: &dyn Fn(&ListenerStatus) -> i64| {
+        let family = Family::<Labels, Gauge>::default();
+        for s in listeners {
+            family.get_or_create(&vec![("listener".to_owned(), s.name.clone())]).set(value(s));
+        }
+        registry.register(name, help, family);
+    };
+    listener_gauge(&mut registry, "tokenwatch_listener_version", "The version serving: 1, then one more per reload", &|s| s.version.into());
+    listener_gauge(&mut registry, "tokenwatch_listener_queue_depth", "Events waiting in an async listener's queue", &|s| s.queue_depth as i64);
     if !sinks.is_empty() {
         let messages = Family::<Labels, Counter>::default();
         let dropped = Family::<Labels, Counter>::default();

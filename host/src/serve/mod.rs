@@ -27,7 +27,7 @@ pub use admin::AdminToken;
 pub use events::{ingest, BodyFormat, Dispatched, Ingested, Rejection};
 pub use reload::{Applied, ConfigFile, ConfigReload, ConfigStatus, Overrides};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Mode};
 use crate::dispatch::host::{Host, HostError};
 use crate::runtime::status::ListenerStatus;
 use axum::extract::DefaultBodyLimit;
@@ -60,6 +60,8 @@ pub struct Settings {
     /// `[serve] listeners_dir`: watched while serving (new, changed and removed modules are
     /// loaded, reloaded and removed; SIGHUP rescans it).
     pub watch_dir: Option<PathBuf>,
+    /// `[serve] listeners_mode`: how the folder's modules are called.
+    pub folder_mode: Mode,
     /// The config file, watched while serving and reloaded when it changes, on SIGHUP and
     /// on `POST /v1/config/reload` (see [`reload`]). `from_config` leaves it `None`.
     pub config_file: Option<ConfigFile>,
@@ -77,6 +79,7 @@ impl Settings {
             admin_token: AdminToken::from_config(&config.http)?,
             dispatch_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             watch_dir: config.serve.listeners_dir.clone(),
+            folder_mode: config.serve.listeners_mode.unwrap_or_default(),
             config_file: None,
         })
     }
@@ -269,7 +272,7 @@ pub async fn run(
     });
     let mut server = tokio::spawn(server.into_future());
     let folder = match &settings.watch_dir {
-        Some(dir) => Some(watch_folder(host.clone(), dir, config.clone())?),
+        Some(dir) => Some(watch_folder(host.clone(), dir, settings.folder_mode, config.clone())?),
         None => None,
     };
     let config_watch = match &config {
@@ -328,10 +331,10 @@ pub async fn run(
 
 /// Watch `dir`: new, changed and removed `*.wasm` files become loads, reloads and removals,
 /// each listener named after its file as at start (with the running `[limits]`).
-fn watch_folder(host: Arc<Host>, dir: &std::path::Path, config: Option<Arc<ConfigReload>>) -> Result<Arc<watch::FolderWatch>, ServeError> {
+fn watch_folder(host: Arc<Host>, dir: &std::path::Path, mode: Mode, config: Option<Arc<ConfigReload>>) -> Result<Arc<watch::FolderWatch>, ServeError> {
     let template: watch::Template = match config {
-        Some(c) => Arc::new(move |path: &std::path::Path| c.folder_listener(path)),
-        None => Arc::new(|path: &std::path::Path| crate::config::ListenerConfig::new(path)),
+        Some(c) => Arc::new(move |path: &std::path::Path| c.folder_listener(path).with_mode(mode)),
+        None => Arc::new(move |path: &std::path::Path| crate::config::ListenerConfig::new(path).with_mode(mode)),
     };
     let folder = Arc::new(watch::FolderWatch::start(host, dir, template).map_err(ServeError::Watch)?);
     tracing::info!(dir = %dir.display(), "watching the listeners folder");
