@@ -414,51 +414,6 @@ fn keys_jwks_without_a_key_names_both_ways_to_give_one() {
     assert!(err.contains("--config") && err.contains("--signing-key"), "{err}");
 }
 
-/// README.md and every docs/**/*.md, as paths relative to the repository root.
-fn documents() -> Vec<PathBuf> {
-    fn walk(dir: &std::path::Path, relative: &std::path::Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-        entries.sort();
-        for path in entries {
-            let name = relative.join(path.file_name().unwrap());
-            if path.is_dir() {
-                walk(&path, &name, out);
-            } else if path.extension().is_some_and(|e| e == "md") {
-                out.push(name);
-            }
-        }
-    }
-    let mut docs = vec![PathBuf::from("README.md")];
-    walk(&root().join("docs"), "docs".as_ref(), &mut docs);
-    docs
-}
-
-#[test]
-fn the_readme_and_docs_name_only_documents_the_repository_has() {
-    let docs = documents();
-    assert!(docs.len() > 10 && docs.contains(&PathBuf::from("docs/embedding.md")), "{docs:?}");
-    let mut missing = Vec::new();
-    for doc in &docs {
-        let text = std::fs::read_to_string(root().join(doc)).unwrap();
-        let dir = doc.parent().unwrap();
-        // A `name.md` in code text: from the repository root or from the document's folder.
-        for (i, part) in text.split('`').enumerate() {
-            if i % 2 == 1 && part.ends_with(".md") && !part.contains(char::is_whitespace) && !root().join(part).exists() && !root().join(dir).join(part).exists() {
-                missing.push(format!("{}: {part}", doc.display()));
-            }
-        }
-        // A link: from the document's folder.
-        for link in text.split("](").skip(1) {
-            let target = link.split(')').next().unwrap_or("");
-            let file = target.split('#').next().unwrap();
-            if !file.is_empty() && !target.contains("://") && !root().join(dir).join(file).exists() {
-                missing.push(format!("{}: {target}", doc.display()));
-            }
-        }
-    }
-    assert!(missing.is_empty(), "the README and docs/ name files the repository does not have: {missing:?}");
-}
-
 #[test]
 fn the_public_surface_is_the_embedding_api() {
     let lib = std::fs::read_to_string(root().join("host/src/lib.rs")).unwrap();
@@ -502,17 +457,6 @@ fn the_embedding_example_shows_guest_logs() {
     assert!(err.contains("sign-in sub=alice"), "the guest's log line: {err}");
     assert!(err.contains("access-tokens total=1"), "the listener configured in code: {err}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("metering-every-event Active delivered=1"), "{}", String::from_utf8_lossy(&o.stdout));
-}
-
-#[test]
-fn the_readme_embedding_example_is_examples_embed_rs() {
-    let doc = std::fs::read_to_string(root().join("docs/embedding.md")).unwrap();
-    let section = &doc[doc.find("## Embedding (Rust API)").unwrap()..];
-    let start = section.find("```rust\n").unwrap() + "```rust\n".len();
-    let block = &section[start..start + section[start..].find("```").unwrap()];
-    let file = std::fs::read_to_string(root().join("host/examples/embed.rs")).unwrap();
-    let code: String = file.lines().skip_while(|l| l.starts_with("//!") || l.is_empty()).map(|l| format!("{l}\n")).collect();
-    assert_eq!(block, code, "docs/embedding.md's example is host/examples/embed.rs without its header");
 }
 
 #[test]
