@@ -22,6 +22,7 @@ die() { printf 'build-guests-c: error: %s\n' "$*" >&2; exit 1; }
 # name -> world; the template is built from a scaffolded copy (below).
 declare -A world=(
   [sign-in-audit]=id-token-only
+  [sign-in-set]=id-token-only
   [sqs-publisher]=all-tokens
   [trap]=id-token-only
   [template]=all-tokens
@@ -57,7 +58,7 @@ trap 'rm -rf "$tmp"' EXIT
 sdk_inputs=("$sdk/tw.h" "$sdk/tw.c" "$sdk/tw_internal.h" "$sdk/tw_glue.c" "$sdk/tw-build.sh" "$sdk/bindings" "$wit" "${BASH_SOURCE[0]}")
 built=()
 
-for name in sign-in-audit sqs-publisher trap; do
+for name in sign-in-audit sign-in-set sqs-publisher trap; do
   out="$dist/c-$name.wasm"
   if stale "$out" "$c/examples/$name" "${sdk_inputs[@]}"; then
     say "building c-$name (${world[$name]})"

@@ -224,3 +224,53 @@ fn the_c_template_builds_and_serves_both_kinds_of_token() {
     assert_eq!(config.listeners[0].name.as_deref(), Some("tpl"));
     assert!(config.listeners[0].limits.fuel.is_some(), "it recommends limits");
 }
+
+/// The SETs a sign-in-set logged (`SET <jws>`), as (header, claims) with the per-signature
+/// `iat` and `jti` taken out.
+fn logged_sets(rec: &Recorder, name: &str) -> Vec<(serde_json::Value, serde_json::Value)> {
+    use base64::Engine;
+    let part = |jws: &str, i: usize| -> serde_json::Value {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jws.split('.').nth(i).unwrap()).unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    rec.of(name)
+        .iter()
+        .filter_map(|line| line.strip_prefix("SET "))
+        .map(|jws| {
+            let mut claims = part(jws, 1);
+            let object = claims.as_object_mut().unwrap();
+            assert!(object.remove("iat").is_some() && object.remove("jti").is_some(), "{object:?}");
+            (part(jws, 0), claims)
+        })
+        .collect()
+}
+
+#[test]
+fn the_c_sign_in_set_has_the_host_sign_the_same_sets_as_the_rust_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = tokenwatch::signing::generate(tokenwatch::signing::Alg::ES256, "set-c");
+    let key_file = dir.path().join("keys.jwks");
+    std::fs::write(&key_file, key.private_jwks().to_string()).unwrap();
+    let signing = tokenwatch::signing::SigningConfig::new(&key_file, "https://c2id.example.com");
+    let audience = |l: ListenerConfig| ListenerConfig { set_audiences: vec!["https://rp.example.com".into()], ..l };
+    let config = Config {
+        listeners: vec![audience(listener("c", "c-sign-in-set")), audience(listener("rust", "sign-in-set"))],
+        signing: Some(signing),
+        ..Config::default()
+    };
+    let (host, rec) = host_with(config);
+    let mut events = demo_events();
+    events.extend(EDGE_CASES.iter().map(|l| event(l)));
+    let ids = events.iter().filter(|e| e.kind == tokenwatch::EventKind::IdToken).count();
+    for e in &events {
+        assert!(host.dispatch(e).iter().all(|d| d.outcome == Outcome::Ok || d.outcome == Outcome::Skipped));
+    }
+    let (c, rust) = (logged_sets(&rec, "c"), logged_sets(&rec, "rust"));
+    // Every ID token with a `sub` gave a SET; the edge case without one gave none in both.
+    assert!(c.len() >= ids - 1 && c.len() >= 5, "{} SETs of {ids} ID tokens: {:?}", c.len(), rec.of("c"));
+    assert_eq!(c, rust, "the C and Rust SETs differ");
+    assert_eq!(c[0].0["kid"], "set-c");
+    assert_eq!(c[0].1["aud"], "https://rp.example.com");
+    let counters = &host.status()[0].counters;
+    assert_eq!((counters.sets_signed, counters.sets_refused), (c.len() as u64, 0));
+}

@@ -230,3 +230,34 @@ fn the_js_template_builds_into_a_listener_that_loads_and_serves_its_sample_event
     assert!(lines[0].starts_with("tpl #1 id_token sub=alice acr=urn:c2id:acr:mfa client=webapp"), "{lines:?}");
     assert_eq!(lines.last().unwrap(), &format!("tpl: {} tokens seen", events.len()));
 }
+
+/// `tsc` from guests/js/node_modules (typescript, pinned in package-lock.json), in guests/js.
+fn tsc(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(root().join("guests/js/node_modules/.bin/tsc"))
+        .args(["--noEmit", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"])
+        .args(args)
+        .current_dir(root().join("guests/js"))
+        .output()
+        .expect("tsc is installed by scripts/build-guests-js.sh (make guests)")
+}
+
+#[test]
+fn the_typescript_declarations_type_check_a_strict_listener_and_the_examples() {
+    // tests/types.ts uses every declared name, and has `@ts-expect-error` lines that must
+    // stay errors; the examples are JavaScript, checked against the declarations they import.
+    for args in [
+        &["--strict", "tests/types.ts"][..],
+        &["--strict", "false", "--allowJs", "--checkJs", "examples/sign-in-audit/listener.js", "examples/sqs-publisher/listener.js"][..],
+    ] {
+        let o = tsc(args);
+        assert!(o.status.success(), "tsc {args:?}:\n{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    }
+    // And a listener that calls what the SDK does not declare is refused.
+    let dir = root().join("guests/js/tests");
+    let wrong = dir.join("wrong.generated.ts");
+    let text = std::fs::read_to_string(dir.join("types.ts")).unwrap().replace("claims.authTime()", "claims.authTimes()");
+    std::fs::write(&wrong, text).unwrap();
+    let o = tsc(&["--strict", "tests/wrong.generated.ts"]);
+    std::fs::remove_file(&wrong).unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Property 'authTimes' does not exist on type 'Claims'"), "{}", String::from_utf8_lossy(&o.stdout));
+}

@@ -98,7 +98,7 @@ class SqsPublisher extends Listener {
   shutdown() {
     const total = this.failures.reduce((a, b) => a + b, 0);
     if (total > 0) {
-      const counts = FAILURES.map((kind, i) => [kind, this.failures[i]]).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+      const counts = FAILURES.map((kind, i) => `${kind}=${this.failures[i]}`).filter((_, i) => this.failures[i] > 0);
       log.warn(`${total} messages not published to sink "${this.sink}": ${counts.join(' ')}`);
     }
   }
