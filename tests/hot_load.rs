@@ -69,3 +69,18 @@ fn a_folder_module_does_not_replace_a_configured_listener_of_the_same_name() {
     assert_eq!((p.version, p.path), (1, guest("probe")), "the configured listener stays");
     host.shutdown();
 }
+
+#[test]
+fn a_module_that_never_loaded_leaves_no_status_once_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(Host::builder(Config::default()).log_sink(Recorder::new()).build().unwrap());
+    let template: Template = Arc::new(|path: &Path| ListenerConfig::new(path));
+    let _watch = FolderWatch::start(host.clone(), dir.path(), template).unwrap();
+    let module = dir.path().join("broken.wasm");
+    deploy(b"not a component", &module);
+    until(&host, "broken", "a broken new module shows as load-failed", |s| s.is_some_and(|s| matches!(s.health, Health::LoadFailed(_))));
+    std::fs::remove_file(&module).unwrap();
+    until(&host, "broken", "its status goes with the file", |s| s.is_none());
+    assert!(host.status().is_empty());
+    host.shutdown();
+}

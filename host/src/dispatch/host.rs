@@ -211,9 +211,9 @@ pub struct Host {
     loader: Loader,
     /// The configuration of each listener in `set` (what a reload reads again).
     configs: Mutex<Vec<ListenerConfig>>,
-    /// Why the last reload of a listener failed, by name (the old version keeps serving;
-    /// for a name with no version, the listener is `load-failed`).
-    reload_errors: Mutex<BTreeMap<String, String>>,
+    /// The file and why the last reload of a listener failed, by name (the old version keeps
+    /// serving; a name with no version is `load-failed`, until it loads or is removed).
+    reload_errors: Mutex<BTreeMap<String, (std::path::PathBuf, String)>>,
     /// Held by reloads and shutdown, one at a time; `true` once shut down.
     control: Mutex<bool>,
     shut_down: AtomicBool,
@@ -325,14 +325,12 @@ impl Host {
                 if let (Some(lane), Some(queue)) = (&e.lane, self.queue.get()) {
                     status.queue_depth = queue.depth(lane);
                 }
-                status.reload_error = errors.get(&status.name).cloned();
+                status.reload_error = errors.get(&status.name).map(|(_, why)| why.clone());
                 status
             })
             .collect();
-        let configs = self.configs.lock();
-        for (name, error) in errors.iter().filter(|(name, _)| !set.iter().any(|e| &**e.listener.name() == name.as_str())) {
-            let path = configs.iter().find(|c| &c.name() == name).map(|c| c.path.clone()).unwrap_or_default();
-            statuses.push(ListenerStatus::load_failed(name, path, error));
+        for (name, (path, error)) in errors.iter().filter(|(name, _)| !set.iter().any(|e| &**e.listener.name() == name.as_str())) {
+            statuses.push(ListenerStatus::load_failed(name, path.clone(), error));
         }
         statuses
     }
@@ -398,7 +396,7 @@ impl Host {
         };
         let fail = |why: String| {
             tracing::warn!(listener = %name, "reload failed, {}: {why}", if old.is_some() { "the running version keeps serving" } else { "not loaded" });
-            self.reload_errors.lock().insert(name.clone(), why.clone());
+            self.reload_errors.lock().insert(name.clone(), (config.path.clone(), why.clone()));
             Err(ReloadError::Failed { listener: name.clone(), reason: why })
         };
         let listener = match self.loader.load(&config, counters, version) {
@@ -444,7 +442,15 @@ impl Host {
     pub fn remove_listener(&self, name: &str) -> Result<(), ReloadError> {
         let _control = self.control.lock();
         let set = self.set.load_full();
-        let i = set.iter().position(|e| &**e.listener.name() == name).ok_or_else(|| ReloadError::UnknownListener(name.to_owned()))?;
+        let Some(i) = set.iter().position(|e| &**e.listener.name() == name) else {
+            // A listener whose every load failed is only its `load-failed` status: forget it.
+            if self.reload_errors.lock().remove(name).is_none() {
+                return Err(ReloadError::UnknownListener(name.to_owned()));
+            }
+            self.configs.lock().retain(|c| c.name() != name);
+            tracing::info!(listener = name, "listener removed (it had never loaded)");
+            return Ok(());
+        };
         if let (Some(lane), Some(queue)) = (&set[i].lane, self.queue.get()) {
             wait_until(self.drain, || queue.depth(lane) == 0);
         }
