@@ -2,6 +2,8 @@
 ;;@ imports
 (import "wasi:cli/environment@0.2.0" (instance $env-i
   (export "get-environment" (func (result (list (tuple string string)))))))
+
+;;@ before
 (alias export $env-i "get-environment" (func $get-env-f))
 (core func $get-env-c (canon lower (func $get-env-f) (memory $mem) (realloc $realloc)))
 (core instance $env-c (export "get-environment" (func $get-env-c)))
