@@ -561,3 +561,85 @@ fn execute(case: &Case, mut config: Config, canary: &[u8], dir: &Path) -> Result
     }
     Ok(obs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::limits::TrapCause;
+
+    /// What a clean run of `case` looks like: the canary saw every event as sent.
+    fn clean(outcomes: Vec<Outcome>) -> Observation {
+        let sent: Vec<String> = (0..outcomes.len()).map(|i| event(i).1).collect();
+        Observation {
+            canary_logs: sent.clone(),
+            canary_outcomes: vec![Outcome::Ok; sent.len()],
+            sent,
+            outcomes,
+            ..Observation::default()
+        }
+    }
+
+    fn case(name: &str) -> &'static Case {
+        cases::CASES.iter().find(|c| c.name == name).expect("a case of that name")
+    }
+
+    #[test]
+    fn the_canary_check_fails_on_a_missing_changed_extra_or_failed_event() {
+        assert_eq!(check_canary(&clean(vec![Outcome::Ok; 3])), Ok(()));
+        let mut missing = clean(vec![Outcome::Ok; 3]);
+        missing.canary_logs.pop();
+        assert!(check_canary(&missing).unwrap_err().contains("did not see event 3"));
+        let mut changed = clean(vec![Outcome::Ok; 3]);
+        changed.canary_logs[1] = changed.canary_logs[1].replace("bob", "mallory");
+        assert!(check_canary(&changed).unwrap_err().contains("event 2 changed"));
+        let mut reordered = clean(vec![Outcome::Ok; 3]);
+        reordered.canary_logs.swap(0, 2);
+        assert!(check_canary(&reordered).is_err());
+        let mut extra = clean(vec![Outcome::Ok; 3]);
+        extra.canary_logs.push("{}".into());
+        assert!(check_canary(&extra).unwrap_err().contains("4 lines for 3 events"));
+        let mut trapped = clean(vec![Outcome::Ok; 3]);
+        trapped.canary_outcomes[0] = Outcome::Trap { cause: TrapCause::Fuel, message: String::new() };
+        assert!(check_canary(&trapped).unwrap_err().contains("ended trap fuel"));
+    }
+
+    #[test]
+    fn a_case_fails_when_the_hostile_listener_was_not_contained_as_expected() {
+        // Loaded although it should have been refused.
+        let loaded = clean(vec![Outcome::Ok; 3]);
+        assert!(verdict(case("memory64"), &loaded).unwrap_err().contains("the host loaded it"));
+        // Refused, but by the build only: a running host took it.
+        let mut once = clean(Vec::new());
+        once.load_error = Some("not a valid component: it uses 64-bit memories (memory64), which tokenwatch turns off".into());
+        assert!(verdict(case("memory64"), &once).unwrap_err().contains("a running host loaded it"));
+        once.reload_error = once.load_error.clone();
+        assert!(verdict(case("memory64"), &once).is_ok());
+        // Not there at all: no outcome, no status.
+        assert!(verdict(case("cpu-loop-fuel"), &clean(Vec::new())).unwrap_err().contains("got no events"));
+        // Ran to the end where a fuel trap was expected.
+        assert!(verdict(case("cpu-loop-fuel"), &clean(vec![Outcome::Ok; 3])).unwrap_err().contains("event 1 ended ok"));
+        // Trapped for another reason.
+        let other = clean(vec![Outcome::Trap { cause: TrapCause::Deadline, message: "deadline".into() }]);
+        assert!(verdict(case("cpu-loop-fuel"), &other).unwrap_err().contains("trapped deadline"));
+        // Contained, but the canary was harmed.
+        let mut harmed = clean(vec![Outcome::Ok; 3]);
+        harmed.canary_logs[0].push(' ');
+        assert!(verdict(case("claims-overwrite"), &harmed).unwrap_err().contains("changed"));
+    }
+
+    #[test]
+    fn fragments_fill_the_skeleton_and_unknown_sections_are_refused() {
+        let text = splice(";;@ handler\nunreachable\n").unwrap();
+        assert!(text.contains("unreachable") && !text.contains("{{"), "{text}");
+        assert!(splice(";;@ nonsense\n").unwrap_err().contains("nonsense"));
+        assert!(component(";;@ handler\n(this is not wat\n").is_err());
+    }
+
+    #[test]
+    fn the_sample_claims_are_handed_over_as_sent() {
+        for i in 0..EVENTS.len() {
+            let (event, claims) = event(i);
+            assert_eq!(event.claims.as_json(), claims);
+        }
+    }
+}

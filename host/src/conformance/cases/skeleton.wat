@@ -1,6 +1,7 @@
 ;; The standard contract 0.2 listener every spliced case is built from: both handlers, every
 ;; host import lowered, and a memory module instantiated first so the lowered imports have a
-;; memory and an allocator. A case's file fills the {{...}} holes (`;;@ hole` sections).
+;; memory and an allocator. A case's file fills the holes, names in double braces, with
+;; `;;@ hole` sections (mod.rs, `HOLES`, lists them and what an empty hole holds).
 ;;
 ;; Main-module helpers: $log (level ptr len), $config-get (key-ptr key-len ret),
 ;; $sign-set (claims-ptr claims-len aud? aud-ptr aud-len ret),
