@@ -170,6 +170,15 @@ fn answers(obs: &Observation, expected: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A granted WASI guest logged "0" at each event: it saw none of `what`.
+fn sees_none(obs: &Observation, what: &str) -> Result<(), String> {
+    all_ok(obs)?;
+    match obs.messages().all(|m| m == "0") && !obs.logs.is_empty() {
+        true => Ok(()),
+        false => Err(format!("it saw {:?} {what}", obs.messages().collect::<Vec<_>>())),
+    }
+}
+
 /// sign-set answers `refused` every time and nothing is signed.
 fn set_refused(obs: &Observation) -> Result<(), String> {
     answers(obs, "11")?;
@@ -788,7 +797,7 @@ pub(crate) static CASES: &[Case] = &[
         attacks: "WASI: filesystem without a grant",
         expected: "refused at load: not granted",
         guest: Guest::Wat("wasi-filesystem"),
-        check: Check::Refused(&["wasi:filesystem/types@0.2.0", "not granted"]),
+        check: Check::Refused(&["wasi:filesystem/types@0.2.0", "wasi:filesystem/preopens@0.2.0", "not granted"]),
         ..Case::DEFAULT
     },
     Case {
@@ -821,13 +830,16 @@ pub(crate) static CASES: &[Case] = &[
         expected: "sees no variables",
         guest: Guest::Wat("wasi-environment"),
         tweak: |c| c.wasi = true,
-        check: Check::With(|o| {
-            all_ok(o)?;
-            match o.messages().all(|m| m == "0") && !o.logs.is_empty() {
-                true => Ok(()),
-                false => Err(format!("it saw {:?} variables", o.messages().collect::<Vec<_>>())),
-            }
-        }),
+        check: Check::With(|o| sees_none(o, "variables")),
+        ..Case::DEFAULT
+    },
+    Case {
+        name: "wasi-granted-filesystem",
+        attacks: "WASI granted: asks for its preopened directories",
+        expected: "sees no directory",
+        guest: Guest::Wat("wasi-filesystem"),
+        tweak: |c| c.wasi = true,
+        check: Check::With(|o| sees_none(o, "directories")),
         ..Case::DEFAULT
     },
     Case {

@@ -314,19 +314,9 @@ fn outcome_word(o: &Outcome) -> String {
 }
 
 fn health_word(h: &Health) -> String {
-    let (word, reason) = match h {
-        Health::Starting => ("starting", None),
-        Health::Active => ("active", None),
-        Health::Disabled(r) => ("disabled", Some(r)),
-        Health::InitFailed(r) => ("init-failed", Some(r)),
-        Health::InitTrapped(r) => ("init-trapped", Some(r)),
-        Health::Quarantined(r) => ("quarantined", Some(r)),
-        Health::LoadFailed(r) => ("load-failed", Some(r)),
-        Health::ShutDown => ("shut-down", None),
-    };
-    match reason {
-        Some(r) => format!("{word} ({})", crate::text::for_humans(r, 80)),
-        None => word.to_owned(),
+    match crate::cli::replay::state(h) {
+        (word, Some(reason)) => format!("{word} ({})", crate::text::for_humans(reason, 80)),
+        (word, None) => word.to_owned(),
     }
 }
 
