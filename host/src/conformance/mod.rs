@@ -161,12 +161,11 @@ pub fn render(report: &Report) -> String {
 
 /// Run the suite (the cases `filter` selects) against `opts.config`.
 pub fn run(opts: &Options) -> anyhow::Result<Report> {
-    let base = match &opts.config {
+    let mut base = match &opts.config {
         Some(p) => Config::from_file(p)?,
         None => Config::default(),
     };
     let scratch = tempfile::Builder::new().prefix("tokenwatch-conformance-").tempdir().context("cannot create a scratch directory")?;
-    let mut base = base;
     let ephemeral_key = base.signing.is_none();
     if ephemeral_key {
         let key = crate::signing::key::generate(crate::signing::Alg::ES256, "conformance");
@@ -295,7 +294,7 @@ impl Observation {
         parts.join("; ")
     }
 
-    /// The hostile listener's status after the events (a panic message names the bug).
+    /// The hostile listener's status after the events; an error when it has none.
     pub fn status(&self) -> Result<&ListenerStatus, String> {
         self.status.as_ref().ok_or_else(|| "no status for the hostile listener".to_owned())
     }
