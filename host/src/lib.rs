@@ -76,6 +76,10 @@ pub mod signing;
 /// tests only, not part of the embedding API.
 #[doc(hidden)]
 pub mod cli;
+/// `tokenwatch conformance`: the sandbox conformance suite (hostile guests and a canary),
+/// shipped in the binary. For the command and the tests only.
+#[doc(hidden)]
+pub mod conformance;
 /// Ingress parsing. The types embedders need are re-exported at the crate root; the module
 /// itself is public for the command and the tests.
 #[doc(hidden)]

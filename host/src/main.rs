@@ -107,6 +107,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the sandbox conformance suite: hostile listeners shipped in the binary, each loaded
+    /// beside a canary into a host built from your config, each checked for containment and
+    /// for the canary unharmed. Exit status 1 when a case fails.
+    Conformance {
+        /// Your config: its [limits], [signing] key, sinks, outbox and dispatch settings
+        /// (its listeners are not loaded). Default: every default, and a signing key made
+        /// for the run.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// One JSON document: {"cases": [{"name", "attacks", "status", "expected",
+        /// "observed", "time_ms"}...], "passed", "failed"}.
+        #[arg(long)]
+        json: bool,
+        /// Run only the cases whose name contains PATTERN (plain text, not a glob).
+        #[arg(long, value_name = "PATTERN")]
+        filter: Option<String>,
+    },
     /// The outbox's dead letters: messages a sink rejected for good.
     Outbox {
         #[command(subcommand)]
@@ -234,6 +251,7 @@ fn main() -> ExitCode {
             let opts = tokenwatch::cli::check::CheckOptions { module, events, config, properties, min_headroom_pct: min_headroom };
             check(&opts, json)
         }
+        Command::Conformance { config, json, filter } => conformance(config, filter, json),
         command => run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
@@ -282,10 +300,23 @@ fn check(opts: &tokenwatch::cli::check::CheckOptions, json: bool) -> anyhow::Res
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// `tokenwatch conformance`: the table (or JSON) on standard output; exit status 1 when a
+/// case fails.
+fn conformance(config: Option<PathBuf>, filter: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+    use tokenwatch::conformance;
+    let report = conformance::run(&conformance::Options { config, filter })?;
+    if json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&report.to_json())?))?;
+    } else {
+        emit(&conformance::render(&report))?;
+    }
+    Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        // Its exit status is its verdict: run by `main` through `check`.
-        Command::Check { .. } => bail!("`check` is run by main"),
+        // Their exit status is their verdict: run by `main`.
+        Command::Check { .. } | Command::Conformance { .. } => bail!("`check` and `conformance` are run by main"),
         Command::Replay {
             config,
             listeners,

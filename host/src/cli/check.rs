@@ -213,7 +213,7 @@ fn setup(opts: &CheckOptions) -> anyhow::Result<Setup> {
 
 /// `config` for one run whose scratch files go to `dir`: every sink a file there (same
 /// name, queue and message cap), the spool there.
-fn for_run(config: &Config, dir: &Path) -> Config {
+pub(crate) fn for_run(config: &Config, dir: &Path) -> Config {
     let mut config = config.clone();
     config.sinks = config
         .sinks

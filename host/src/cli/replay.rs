@@ -166,7 +166,7 @@ pub fn load_failed_record(error: &LoadError) -> Value {
 }
 
 /// A health's state word (as serialised: `active`, `init-failed`, ...) and its reason.
-fn state(health: &Health) -> (&'static str, Option<&str>) {
+pub(crate) fn state(health: &Health) -> (&'static str, Option<&str>) {
     match health {
         Health::Starting => ("starting", None),
         Health::Active => ("active", None),

@@ -112,8 +112,17 @@ impl HostBuilder {
         };
         let mut entries = Vec::with_capacity(self.config.listeners.len());
         for l in &self.config.listeners {
-            let listener = host.loader.load(l, Arc::default(), 1)?;
-            entries.push(host.entry(Arc::new(listener))?);
+            let entry = host.loader.load(l, Arc::default(), 1).map_err(HostError::from).and_then(|listener| host.entry(Arc::new(listener)));
+            match entry {
+                Ok(entry) => entries.push(entry),
+                Err(e) => {
+                    // Shut down here, not on the thread `drop` would start: the outbox (and
+                    // its spool's lock) is released before the error is returned, so a build
+                    // with the listener fixed can follow at once.
+                    host.shutdown();
+                    return Err(e);
+                }
+            }
         }
         for e in &entries {
             e.listener.start();

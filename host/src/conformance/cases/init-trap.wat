@@ -1,0 +1,3 @@
+;; `init` traps.
+;;@ init
+unreachable

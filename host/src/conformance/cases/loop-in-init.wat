@@ -1,0 +1,3 @@
+;; An infinite loop in `init`.
+;;@ init
+(loop $spin (br $spin))

@@ -1,0 +1,3 @@
+;; An infinite loop in `is-enabled`.
+;;@ is_enabled
+(loop $spin (br $spin))

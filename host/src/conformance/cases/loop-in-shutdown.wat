@@ -1,0 +1,3 @@
+;; An infinite loop in `shutdown`.
+;;@ shutdown
+(loop $spin (br $spin))

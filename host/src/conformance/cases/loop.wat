@@ -1,0 +1,3 @@
+;; An infinite loop in a handler.
+;;@ handler
+(loop $spin (br $spin))

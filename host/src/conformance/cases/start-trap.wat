@@ -1,0 +1,4 @@
+;; A core start function that traps at instantiation.
+;;@ items
+(func $boom unreachable)
+(start $boom)

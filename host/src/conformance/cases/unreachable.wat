@@ -1,0 +1,3 @@
+;; `unreachable` in a handler: what a panic or abort compiles to.
+;;@ handler
+unreachable

@@ -1,0 +1,3 @@
+;; Imports WASI's sockets.
+;;@ imports
+(import "wasi:sockets/network@0.2.0" (instance (export "network" (type (sub resource)))))
