@@ -85,11 +85,7 @@ fn ingress_outcome(ingress: Ingress) -> Expected {
 /// its claims' text and each claim's span agree with the parsed values.
 fn round_trip(event: &TokenEvent) {
     check_claims(&event.claims);
-    let mut line = json!({
-        "kind": event.kind.as_str(),
-        "claims": serde_json::from_str::<Value>(event.claims.as_json()).expect("claims text is JSON"),
-        "issuer": event.context.issuer,
-    });
+    let mut line = json!({"kind": event.kind.as_str(), "issuer": event.context.issuer});
     if event.context.client_metadata != "{}" {
         let client: Value = serde_json::from_str(&event.context.client_metadata).expect("client metadata is JSON");
         assert_eq!(client["client_id"].as_str(), Some(event.context.client_id.as_str()));
@@ -99,7 +95,11 @@ fn round_trip(event: &TokenEvent) {
         assert_eq!(event.kind, EventKind::IdToken, "local_subject only on ID tokens");
         line["local_subject"] = local.as_str().into();
     }
-    let again = TokenEvent::from_json_line(&line.to_string()).unwrap_or_else(|e| panic!("{line}: {e}"));
+    // The claims go in as their kept text: through a `Value` a number could change
+    // (serde_json's float parsing is not exact to the last bit).
+    let line = format!("{{\"claims\":{},{}", event.claims.as_json(), &line.to_string()[1..]);
+    let again = TokenEvent::from_json_line(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    assert_eq!(again.claims.as_json(), event.claims.as_json());
     assert_eq!(again.kind, event.kind);
     assert_eq!(again.local_subject, event.local_subject);
     assert_eq!(again.context.issuer, event.context.issuer);
