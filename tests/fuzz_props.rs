@@ -94,7 +94,8 @@ fn holds(check: fn(&[u8]), input: &[u8]) -> Result<(), TestCaseError> {
 /// Every checked-in seed passes its target's check.
 #[test]
 fn every_seed_passes_its_check() {
-    let targets: [(&str, fn(&[u8])); 6] = [
+    type Check = fn(&[u8]);
+    let targets: [(&str, Check); 6] = [
         ("event_line", fuzz_checks::event_line),
         ("event_stream", fuzz_checks::event_stream),
         ("config_toml", fuzz_checks::config_toml),
