@@ -5,7 +5,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/tokenwatch/target
 TOKENWATCH := $(CARGO_TARGET_DIR)/release/tokenwatch
 
-.PHONY: build guests demo test bench
+.PHONY: build guests demo test bench fuzz
 
 build:
 	cargo build --release --locked -p tokenwatch
@@ -23,3 +23,9 @@ test: guests
 
 bench: build guests
 	$(TOKENWATCH) bench
+
+# Every fuzz target for FUZZ_SECONDS each (cargo-fuzz on nightly; docs/fuzzing.md). Not part
+# of `make test`, which runs the targets' property-test versions (tests/fuzz_props.rs).
+FUZZ_SECONDS ?= 60
+fuzz: guests
+	scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -10,3 +10,15 @@ need_wasm_tools() {
     command -v wasm-tools >/dev/null 2>&1 || die "wasm-tools still not on PATH after pip install"
   fi
 }
+
+# A nightly toolchain and cargo-fuzz (libFuzzer), installed when missing (scripts/fuzz.sh).
+need_cargo_fuzz() {
+  if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    say "installing the nightly toolchain (cargo-fuzz builds with -Zsanitizer)"
+    rustup toolchain install nightly --profile minimal
+  fi
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    say "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+  fi
+}

@@ -7,6 +7,7 @@ mod concurrency;
 mod containment;
 mod declaration;
 mod dispatch;
+mod fuzz_props;
 mod guest_strings;
 mod hot_load;
 mod lang_js;

@@ -1,6 +1,9 @@
 //! Shared helpers for the integration suite: bundled guest paths, a log sink that records,
 //! event builders.
 
+/// The invariants of the fuzz targets, shared with their property tests.
+pub mod fuzz_checks;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokenwatch::{Config, Host, ListenerConfig, LogLevel, LogSink, TokenEvent};

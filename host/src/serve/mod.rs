@@ -24,7 +24,7 @@ pub mod reload;
 pub mod watch;
 
 pub use admin::AdminToken;
-pub use events::{ingest, BodyFormat, Dispatched, Ingested, Rejection};
+pub use events::{ingest, BodyFormat, Dispatched, Ingested, Rejection, MAX_LISTED_REJECTIONS};
 pub use reload::{Applied, ConfigFile, ConfigReload, ConfigStatus, Overrides};
 
 use crate::config::{Config, ConfigError, Mode};
