@@ -234,7 +234,9 @@ fn the_js_template_builds_into_a_listener_that_loads_and_serves_its_sample_event
 /// `tsc` from guests/js/node_modules (typescript, pinned in package-lock.json), in guests/js.
 fn tsc(args: &[&str]) -> std::process::Output {
     std::process::Command::new(root().join("guests/js/node_modules/.bin/tsc"))
-        .args(["--noEmit", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"])
+        // `--ignoreConfig`: a tsconfig.json in a folder above the clone would otherwise refuse
+        // file arguments (it did, in /tmp).
+        .args(["--ignoreConfig", "--noEmit", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"])
         .args(args)
         .current_dir(root().join("guests/js"))
         .output()
